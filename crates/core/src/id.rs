@@ -1,0 +1,137 @@
+//! Message identifiers.
+//!
+//! Any RFC 9562 UUID in its hyphenated form is accepted from clients (v7 preferred; v4
+//! is what the AMTP Python SDK sends). The gateway mints v7 identifiers, from a time and
+//! random bytes passed in by the caller.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::time::Timestamp;
+
+/// A message identifier: a UUID, never nil.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(Uuid);
+
+/// Why a string is not a valid message id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageIdError {
+    /// Not a 36-character hyphenated UUID with valid hex digits.
+    #[error("not a hyphenated UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)")]
+    Malformed,
+    /// The nil UUID, which identifies nothing.
+    #[error("the nil UUID is not a message id")]
+    Nil,
+}
+
+impl MessageId {
+    /// Parses a hyphenated UUID of any version.
+    pub fn parse(s: &str) -> Result<Self, MessageIdError> {
+        if s.len() != 36 {
+            return Err(MessageIdError::Malformed);
+        }
+        let u = Uuid::try_parse(s).map_err(|_| MessageIdError::Malformed)?;
+        if u.is_nil() {
+            return Err(MessageIdError::Nil);
+        }
+        Ok(MessageId(u))
+    }
+
+    /// Mints a UUIDv7 from a time and 10 random bytes.
+    pub fn v7(now: Timestamp, random: [u8; 10]) -> Self {
+        MessageId(uuid::Builder::from_unix_timestamp_millis(now.millis(), &random).into_uuid())
+    }
+
+    /// The UUID version number (4, 7, …).
+    pub fn version(&self) -> usize {
+        self.0.get_version_num()
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+
+    /// The 16 bytes of the UUID.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    /// Rebuilds an id from its 16 bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Result<Self, MessageIdError> {
+        let u = Uuid::from_bytes(bytes);
+        if u.is_nil() {
+            return Err(MessageIdError::Nil);
+        }
+        Ok(MessageId(u))
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = MessageIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MessageId::parse(s)
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        MessageId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_v4_and_v7_rejects_junk() {
+        let v4 = MessageId::parse("9b2f4c1e-3a5d-4e6f-8a7b-1c2d3e4f5a6b").unwrap();
+        assert_eq!(v4.version(), 4);
+        let v7 = MessageId::parse("01890a5d-ac96-774b-bcce-b302099a8057").unwrap();
+        assert_eq!(v7.version(), 7);
+        // agentry only checked dash positions; a full parse rejects bad hex.
+        assert_eq!(
+            MessageId::parse("0189za5d-ac96-774b-bcce-b302099a8057"),
+            Err(MessageIdError::Malformed)
+        );
+        assert_eq!(
+            MessageId::parse("01890a5dac96774bbcceb302099a8057"),
+            Err(MessageIdError::Malformed)
+        );
+        assert_eq!(
+            MessageId::parse("00000000-0000-0000-0000-000000000000"),
+            Err(MessageIdError::Nil)
+        );
+    }
+
+    #[test]
+    fn minted_v7_carries_the_time() {
+        let id = MessageId::v7(Timestamp(1_700_000_000_123), [7; 10]);
+        assert_eq!(id.version(), 7);
+        let (secs, nanos) = id.as_uuid().get_timestamp().unwrap().to_unix();
+        assert_eq!(
+            secs * 1000 + u64::from(nanos) / 1_000_000,
+            1_700_000_000_123
+        );
+        assert_eq!(MessageId::parse(&id.to_string()), Ok(id));
+        assert_eq!(MessageId::from_bytes(*id.as_bytes()), Ok(id));
+    }
+}

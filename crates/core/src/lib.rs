@@ -1,0 +1,30 @@
+//! The agentgate domain core.
+//!
+//! Plain types and rules with no I/O: nothing here opens a socket, reads a file or
+//! looks at the wall clock. Time and randomness come in as values so every rule can be
+//! tested exhaustively.
+//!
+//! # Layout
+//! - [`domain`]: DNS domain names a gateway serves or talks to.
+//! - [`address`]: `name@domain` agent addresses and local agent names.
+//! - [`id`]: message identifiers (any RFC 9562 UUID; v7 minted here).
+//! - [`time`]: millisecond timestamps and their wire format.
+//! - [`envelope`]: the AMTP message envelope and its validation.
+//! - [`agent`]: registered agents and their delivery modes.
+//! - [`backoff`]: retry schedule arithmetic.
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod agent;
+pub mod backoff;
+pub mod domain;
+pub mod envelope;
+pub mod id;
+pub mod time;
+
+pub use address::{Address, AddressError, AgentName};
+pub use agent::{Agent, DeliveryMode};
+pub use domain::{Domain, DomainError};
+pub use envelope::{Envelope, EnvelopeError};
+pub use id::MessageId;
+pub use time::Timestamp;

@@ -1,0 +1,90 @@
+//! Names of buckets, keys, streams and queues.
+
+use crate::{Result, StoreError};
+
+/// Longest name or key, in bytes.
+pub const MAX_NAME_LEN: usize = 1024;
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'=' | b'-')
+}
+
+/// Checks that `name` is dot-separated non-empty tokens of `[A-Za-z0-9_=-]`.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        return Err(StoreError::InvalidArgument(format!(
+            "name must be 1-{MAX_NAME_LEN} bytes, got {}",
+            name.len()
+        )));
+    }
+    for token in name.split('.') {
+        if token.is_empty() || !token.bytes().all(is_token_byte) {
+            return Err(StoreError::InvalidArgument(format!(
+                "invalid name {name:?}: tokens of [A-Za-z0-9_=-] separated by single dots"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Encodes arbitrary text as one name token: bytes outside `[A-Za-z0-9_-]` become `=XX`.
+/// An empty string becomes `=`.
+pub fn escape_token(text: &str) -> String {
+    if text.is_empty() {
+        return "=".to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out
+}
+
+/// Reverses [`escape_token`]; `None` if `token` is not such an encoding.
+pub fn unescape_token(token: &str) -> Option<String> {
+    if token == "=" {
+        return Some(String::new());
+    }
+    let b = token.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' {
+            let hex = token.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("inbox.a=40b").is_ok());
+        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "a>b", "a*"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn escaping_round_trips_and_is_a_valid_token() {
+        for s in ["sales@example.com", "a.b+c@x", "", "日本", "=", "plain"] {
+            let e = escape_token(s);
+            assert!(validate_name(&e).is_ok(), "{s} -> {e}");
+            assert!(!e.contains('.'));
+            assert_eq!(unescape_token(&e).as_deref(), Some(s));
+        }
+        assert_eq!(escape_token("a@b.c"), "a=40b=2Ec");
+    }
+}
