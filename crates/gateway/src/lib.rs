@@ -1,1 +1,2 @@
-//! Placeholder until this crate lands.
+//! agentgate services and protocol edges.
+pub mod config;

@@ -1,0 +1,1 @@
+//! HTTP client shared by the client commands (to be written).

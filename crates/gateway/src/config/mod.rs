@@ -1,0 +1,370 @@
+//! Gateway configuration: the typed [`Config`] and its sections.
+//!
+//! Every key has a default, so an empty file is a valid configuration. Loading (YAML file,
+//! `AGENTGATE_…` environment overrides, the AMTP guide's `AMTP_…` aliases) and
+//! validation live in [`load`]; library code receives a finished [`Config`] and never
+//! reads the environment itself.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub mod load;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `server.*`: identity and listener.
+    pub server: ServerConfig,
+    /// `storage.*`: which backend keeps state.
+    pub storage: StorageConfig,
+    /// `auth.*`: admin keys.
+    pub auth: AuthConfig,
+    /// `tls.*`: HTTPS.
+    pub tls: TlsConfig,
+    /// `logging.*`.
+    pub logging: LoggingConfig,
+    /// `message.*`: limits and de-duplication.
+    pub message: MessageConfig,
+    /// `inbox.*`: pull inbox paging and long-poll.
+    pub inbox: InboxConfig,
+    /// `delivery.*`: push delivery.
+    pub delivery: DeliveryConfig,
+    /// `discovery.*`: the agent directory as others see it.
+    pub discovery: DiscoveryConfig,
+    /// `metrics.*`.
+    pub metrics: MetricsConfig,
+    /// `federation.*`: other domains (used from the federation release on).
+    pub federation: FederationConfig,
+    /// `websocket.*`: real-time sessions (used from the WebSocket release on).
+    pub websocket: WebSocketConfig,
+}
+
+/// `server.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The one domain this gateway serves.
+    pub domain: String,
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// How peers reach this gateway; derived from `listen` and TLS when absent.
+    pub public_url: Option<String>,
+    /// Longest time one request may take before it is answered 503.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            domain: "localhost".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            request_timeout: Duration::from_secs(90),
+            shutdown_grace: Duration::from_secs(30),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Which storage backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// One node, one data directory.
+    #[default]
+    Embedded,
+    /// A NATS JetStream cluster.
+    Nats,
+}
+
+/// `storage.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `embedded` or `nats`.
+    pub backend: Backend,
+    /// Where the embedded backend (and the generated admin key) live.
+    pub data_dir: PathBuf,
+    /// Embedded backend tuning.
+    pub embedded: EmbeddedConfig,
+    /// NATS backend settings.
+    pub nats: NatsConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            backend: Backend::Embedded,
+            data_dir: PathBuf::from("./data"),
+            embedded: EmbeddedConfig::default(),
+            nats: NatsConfig::default(),
+        }
+    }
+}
+
+/// `storage.embedded.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    /// Block cache size in MiB; bounds the store's memory whatever the data size.
+    pub cache_mb: u64,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig { cache_mb: 64 }
+    }
+}
+
+/// `storage.nats.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URLs.
+    pub servers: Vec<String>,
+    /// JetStream replicas per stream and bucket.
+    pub replicas: u8,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            servers: vec!["nats://127.0.0.1:4222".into()],
+            replicas: 1,
+        }
+    }
+}
+
+/// `auth.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// File of admin keys, one per line, `#` comments. When absent the gateway creates
+    /// `<data_dir>/admin.key` (mode 0600) with one new key.
+    pub admin_key_file: Option<PathBuf>,
+}
+
+/// Lowest TLS version accepted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    #[serde(rename = "1.2")]
+    V1_2,
+    /// TLS 1.3 only.
+    #[default]
+    #[serde(rename = "1.3")]
+    V1_3,
+}
+
+/// `tls.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Serve HTTPS. Turned on automatically when both files are given.
+    pub enabled: bool,
+    /// PEM certificate chain.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key.
+    pub key_file: Option<PathBuf>,
+    /// `"1.3"` (default) or `"1.2"`.
+    pub min_version: TlsVersion,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// `logging.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter directive.
+    pub level: String,
+    /// `json` or `text`.
+    pub format: LogFormat,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+/// `message.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessageConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_size: usize,
+    /// How long a (sender, idempotency key) is remembered.
+    #[serde(with = "humantime_serde")]
+    pub dedup_window: Duration,
+}
+
+impl Default for MessageConfig {
+    fn default() -> Self {
+        MessageConfig {
+            max_size: 10 * 1024 * 1024,
+            dedup_window: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// `inbox.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InboxConfig {
+    /// Page size when `limit` is not given.
+    pub default_limit: usize,
+    /// Largest `limit` accepted.
+    pub max_limit: usize,
+    /// Longest long-poll `wait` accepted.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        InboxConfig {
+            default_limit: 50,
+            max_limit: 1000,
+            max_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `delivery.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Push delivery to agents' webhooks.
+    pub push: PushConfig,
+}
+
+/// `delivery.push.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushConfig {
+    /// Attempts in all before a push is marked failed.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles after each, with ±25 % jitter.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// Time allowed for one POST.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Pushes in flight at once.
+    pub concurrency: usize,
+    /// Allow `http://` push targets (otherwise `https://` only).
+    pub allow_http: bool,
+    /// Allow targets that resolve to loopback, private or link-local addresses.
+    pub allow_private_targets: bool,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            max_attempts: 12,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+            concurrency: 32,
+            allow_http: false,
+            allow_private_targets: false,
+        }
+    }
+}
+
+/// `discovery.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// An agent is "active" if it made an authenticated request within this window.
+    #[serde(with = "humantime_serde")]
+    pub active_window: Duration,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            active_window: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// `metrics.*`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Require an admin key (`X-Admin-Key` or `Authorization: Bearer`) for `/metrics`.
+    pub require_auth: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { require_auth: true }
+    }
+}
+
+/// `federation.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Domain → `_amtp` TXT record text, consulted before DNS.
+    pub static_records: BTreeMap<String, String>,
+    /// Allow `http://` gateway URLs (loopback and test setups).
+    pub allow_http: bool,
+    /// Domains admitted without signatures.
+    pub unsigned_peers: Vec<String>,
+}
+
+/// `websocket.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSocketConfig {
+    /// The AIConexus `ioap.v1` edge.
+    pub ioap: IoapConfig,
+}
+
+/// `websocket.ioap.*`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IoapConfig {
+    /// `compat` (default) or `strict`.
+    pub mode: IoapMode,
+}
+
+/// How faithfully the `ioap.v1` edge reproduces legacy quirks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IoapMode {
+    /// Accept what the reference clients send.
+    #[default]
+    Compat,
+    /// Reject anything outside the specification.
+    Strict,
+}
