@@ -1,1 +1,763 @@
-//! Placeholder until this crate lands.
+//! agentgate's embedded storage backend: one node, one data directory.
+//!
+//! [`EmbeddedStore`] implements the storage ports of [`agentgate_store`] on
+//! [fjall](https://crates.io/crates/fjall), a log-structured (LSM) key-value engine.
+//! The choice, with measurements, is recorded in `docs/decisions/0002-embedded-storage-engine.md`.
+//!
+//! # How it works
+//!
+//! - **One writer, group commit.** Every mutating call is sent to a dedicated commit
+//!   thread. It takes all requests waiting in its channel, runs each one's checks and
+//!   writes in turn (so compare-and-set, de-duplication, expected versions and leases
+//!   never race), writes each request as one atomic batch to the journal, then makes the
+//!   whole group durable with a single `fsync` and only then answers the callers. Many
+//!   concurrent callers therefore share one `fsync`.
+//! - **Readers see only durable data.** After each group's `fsync` the commit thread
+//!   publishes a database snapshot; reads run on tokio's blocking pool against the latest
+//!   one, so a read never observes a write that a crash could still undo.
+//! - **Bounded memory.** Nothing is indexed in memory: items, events and entries live in
+//!   the engine, whose block cache is bounded by [`EmbeddedOptions::cache_mb`], plus
+//!   memtables (16 MiB per keyspace; all unflushed data is also in the journal, which is
+//!   capped at 64 MiB, so together they stay near that) and a small per-queue scan hint.
+//! - **Fast recovery.** At most 64 MiB of journal is kept before memtables are flushed,
+//!   which bounds the replay after a crash.
+//!
+//! # Layout
+//!
+//! Keys start with a validated name and a NUL byte (see `codec`):
+//!
+//! | keyspace | key | value |
+//! |---|---|---|
+//! | `kv` | bucket, key | revision, written-at, value |
+//! | `kv_exp` | bucket, written-at, key | — (expiry index for TTL purges) |
+//! | `ev` | stream, version | id, recorded-at, kind, data |
+//! | `ev_id` | stream, event id | version (de-duplication) |
+//! | `snap` | stream | version, state |
+//! | `q_meta` | queue, seq | id, enqueued-at, attempts, slot, available-at, last error |
+//! | `q_payload` | queue, seq | payload |
+//! | `q_id` | queue, item id | seq (de-duplication, lookup) |
+//! | `q_ready` | queue, seq | — (leasable now, arrival order) |
+//! | `q_wait` | queue, available-at, seq | lease or delay flag |
+//! | `meta` | record name | bucket configs and revisions, stream versions, queue counts, the global seq |
+//!
+//! A lease first moves due entries from `q_wait` (delays over, leases run out) to
+//! `q_ready`, then takes the oldest entries of `q_ready`, so leasing reads only the items
+//! it returns. `stats` reads the durable per-queue counters plus the `q_wait` entries
+//! still in the future (delayed and leased items), not the whole queue.
+#![deny(missing_docs)]
+
+mod codec;
+mod engine;
+mod writer;
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use agentgate_store::{
+    AppendOutcome, BucketConfig, EnqueueOutcome, EventStore, ExpectedVersion, KvEntry, KvStore,
+    MailboxStore, NewEvent, NewItem, QueueItem, QueueStats, RecordedEvent, Result, Snapshot, Store,
+    StoreError, validate_name,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use fjall::Readable;
+use tokio::sync::{Semaphore, oneshot};
+use uuid::Uuid;
+
+use codec::{BucketRec, ItemMeta, WAIT_LEASED};
+use engine::{Engine, Ks, unavailable};
+use writer::{Job, KvMode, Reply, Request, Writer, now_ms};
+
+/// Most write requests waiting for the commit thread; further callers wait their turn.
+const MAX_IN_FLIGHT: usize = 8192;
+
+/// Options for [`EmbeddedStore::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedOptions {
+    /// Size of the engine's block cache, in MiB (default 64). Memory use is this plus
+    /// the memtables (bounded by the 64 MiB journal cap, usually far less), independent
+    /// of how much data is stored.
+    pub cache_mb: u64,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions { cache_mb: 64 }
+    }
+}
+
+/// Commit activity since the store was opened (see [`EmbeddedStore::commit_counters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitCounters {
+    /// Groups made durable, one fsync each.
+    pub groups: u64,
+    /// Write requests in those groups.
+    pub writes: u64,
+}
+
+/// State shared by the store handle, readers and the commit thread.
+pub(crate) struct Shared {
+    engine: Engine,
+    /// The latest durable view, replaced after every commit group.
+    snapshot: RwLock<fjall::Snapshot>,
+    /// Declared buckets and their TTLs.
+    buckets: RwLock<HashMap<String, Option<u64>>>,
+    closed: AtomicBool,
+    /// fsync'd commit groups so far.
+    groups: AtomicU64,
+    /// Write requests committed so far.
+    writes: AtomicU64,
+}
+
+impl Shared {
+    /// Publishes what the last group made durable.
+    fn publish(&self, bucket_updates: Vec<(String, Option<u64>)>) {
+        let snap = self.engine.db.snapshot();
+        *self.snapshot.write().unwrap() = snap;
+        if !bucket_updates.is_empty() {
+            let mut buckets = self.buckets.write().unwrap();
+            for (name, ttl) in bucket_updates {
+                buckets.insert(name, ttl);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> fjall::Snapshot {
+        self.snapshot.read().unwrap().clone()
+    }
+
+    fn bucket_ttl(&self, bucket: &str) -> Result<Option<u64>> {
+        validate_name(bucket)?;
+        self.buckets
+            .read()
+            .unwrap()
+            .get(bucket)
+            .copied()
+            .ok_or_else(|| {
+                StoreError::InvalidArgument(format!(
+                    "bucket {bucket:?} does not exist (ensure_bucket first)"
+                ))
+            })
+    }
+}
+
+/// The embedded backend: all three storage ports in one data directory.
+///
+/// Open it once per directory (the directory is locked while open). Every mutating call
+/// returns only after its write is `fsync`'d; concurrent calls share `fsync`s, so issue
+/// independent writes concurrently. Call [`Store::close`] for an orderly shutdown;
+/// dropping the store also stops the commit thread after persisting.
+pub struct EmbeddedStore {
+    shared: Arc<Shared>,
+    sender: Mutex<Option<Sender<Job>>>,
+    permits: Arc<Semaphore>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir` and starts its commit thread.
+    ///
+    /// This blocks while the engine recovers (well under a second, even with a large
+    /// data set, since the journal replayed after a crash is bounded); from async code,
+    /// call it inside `tokio::task::spawn_blocking`.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self> {
+        let engine = Engine::open(dir, options.cache_mb)?;
+        let mut buckets = HashMap::new();
+        for guard in engine.ks(Ks::Meta).prefix(b"b\0") {
+            let (k, v) = guard.into_inner().map_err(unavailable)?;
+            let name = std::str::from_utf8(&k[2..])
+                .map_err(|_| codec::corrupt("bucket name"))?
+                .to_string();
+            buckets.insert(name, BucketRec::decode(&v)?.ttl_ms);
+        }
+        let shared = Arc::new(Shared {
+            snapshot: RwLock::new(engine.db.snapshot()),
+            engine,
+            buckets: RwLock::new(buckets),
+            closed: AtomicBool::new(false),
+            groups: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+        });
+        let writer = Writer::new(shared.clone())?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("agentgate-store-commit".into())
+            .spawn(move || writer.run(rx))
+            .map_err(unavailable)?;
+        Ok(EmbeddedStore {
+            shared,
+            sender: Mutex::new(Some(tx)),
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// How many write requests were committed, in how many fsync'd groups, since open.
+    /// With concurrent writers `groups` stays well below `writes` (group commit).
+    pub fn commit_counters(&self) -> CommitCounters {
+        CommitCounters {
+            groups: self.shared.groups.load(Ordering::Relaxed),
+            writes: self.shared.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends a write to the commit thread and waits until it is durable.
+    async fn write(&self, req: Request) -> Result<Reply> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        {
+            let sender = self.sender.lock().unwrap();
+            let sender = sender.as_ref().ok_or(StoreError::Closed)?;
+            sender
+                .send(Job {
+                    req,
+                    reply,
+                    permit: Some(permit),
+                })
+                .map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read against the latest durable snapshot on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Shared, &fjall::Snapshot) -> Result<T> + Send + 'static,
+    {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            let snap = shared.snapshot();
+            f(&shared, &snap)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// Stops the commit thread (after it persists) and waits for it.
+    fn shut_down(&self) {
+        let sender = self.sender.lock().unwrap().take();
+        if let Some(sender) = sender {
+            let (reply, _rx) = oneshot::channel();
+            let _ = sender.send(Job {
+                req: Request::Close,
+                reply,
+                permit: None,
+            });
+        }
+        let thread = self.thread.lock().unwrap().take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shut_down();
+    }
+}
+
+fn unexpected(reply: &Reply) -> StoreError {
+    let kind = match reply {
+        Reply::Unit => "unit",
+        Reply::Revision(_) => "revision",
+        Reply::Bool(_) => "bool",
+        Reply::Appended(_) => "append",
+        Reply::Enqueued(_) => "enqueue",
+        Reply::Leased(_) => "lease",
+    };
+    StoreError::Unavailable(format!("internal error: unexpected {kind} reply"))
+}
+
+fn bytes(v: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(v)
+}
+
+// ---------------------------------------------------------------------------------------
+// Key/value
+
+fn kv_entry(key: &str, v: &[u8], now: u64, ttl: Option<u64>) -> Result<Option<KvEntry>> {
+    let (revision, written_at, value) = codec::decode_kv(v)?;
+    if codec::expired(now, written_at, ttl) {
+        return Ok(None);
+    }
+    Ok(Some(KvEntry {
+        key: key.to_string(),
+        value: bytes(value),
+        revision,
+        written_at_ms: written_at,
+    }))
+}
+
+#[async_trait]
+impl KvStore for EmbeddedStore {
+    async fn ensure_bucket(&self, config: &BucketConfig) -> Result<()> {
+        validate_name(&config.name)?;
+        match self.write(Request::EnsureBucket(config.clone())).await? {
+            Reply::Unit => Ok(()),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<KvEntry>> {
+        validate_name(key)?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.read(move |shared, snap| {
+            let ttl = shared.bucket_ttl(&bucket)?;
+            let k = codec::key_bytes(&bucket, key.as_bytes());
+            match snap.get(shared.engine.ks(Ks::Kv), k).map_err(unavailable)? {
+                Some(v) => kv_entry(&key, &v, now_ms(), ttl),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn put(&self, bucket: &str, key: &str, value: Bytes) -> Result<u64> {
+        self.kv_write(bucket, key, value, KvMode::Put).await
+    }
+
+    async fn create(&self, bucket: &str, key: &str, value: Bytes) -> Result<u64> {
+        self.kv_write(bucket, key, value, KvMode::Create).await
+    }
+
+    async fn update(&self, bucket: &str, key: &str, value: Bytes, expected: u64) -> Result<u64> {
+        self.kv_write(bucket, key, value, KvMode::Update(expected))
+            .await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str, expected: Option<u64>) -> Result<bool> {
+        let req = Request::KvDelete {
+            bucket: bucket.into(),
+            key: key.into(),
+            expected,
+        };
+        match self.write(req).await? {
+            Reply::Bool(b) => Ok(b),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn scan(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<KvEntry>> {
+        let (bucket, prefix, after) = (
+            bucket.to_string(),
+            prefix.to_string(),
+            after.map(str::to_string),
+        );
+        self.read(move |shared, snap| {
+            let ttl = shared.bucket_ttl(&bucket)?;
+            let start = codec::key_bytes(&bucket, prefix.as_bytes());
+            let lower = match after {
+                Some(a) if a.as_str() >= prefix.as_str() => {
+                    Bound::Excluded(codec::key_bytes(&bucket, a.as_bytes()))
+                }
+                _ => Bound::Included(start.clone()),
+            };
+            let upper = Bound::Excluded(codec::prefix_end(&bucket));
+            let now = now_ms();
+            let mut out = Vec::new();
+            if limit == 0 {
+                return Ok(out);
+            }
+            for guard in snap.range(shared.engine.ks(Ks::Kv), (lower, upper)) {
+                let (k, v) = guard.into_inner().map_err(unavailable)?;
+                if !k.starts_with(&start) {
+                    break;
+                }
+                let key = std::str::from_utf8(&k[bucket.len() + 1..])
+                    .map_err(|_| codec::corrupt("kv key"))?;
+                if let Some(e) = kv_entry(key, &v, now, ttl)? {
+                    out.push(e);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+impl EmbeddedStore {
+    async fn kv_write(&self, bucket: &str, key: &str, value: Bytes, mode: KvMode) -> Result<u64> {
+        validate_name(bucket)?;
+        validate_name(key)?;
+        let req = Request::KvWrite {
+            bucket: bucket.into(),
+            key: key.into(),
+            value,
+            mode,
+        };
+        match self.write(req).await? {
+            Reply::Revision(r) => Ok(r),
+            r => Err(unexpected(&r)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+
+#[async_trait]
+impl EventStore for EmbeddedStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome> {
+        validate_name(stream)?;
+        let req = Request::Append {
+            stream: stream.into(),
+            expected,
+            events,
+        };
+        match self.write(req).await? {
+            Reply::Appended(o) => Ok(o),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn read(
+        &self,
+        stream: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        validate_name(stream)?;
+        let stream = stream.to_string();
+        self.read(move |shared, snap| {
+            let lo = codec::key_u64s(&stream, &[from_version.max(1)]);
+            let hi = codec::prefix_end(&stream);
+            let mut out = Vec::new();
+            for guard in snap.range(shared.engine.ks(Ks::Ev), lo..hi).take(limit) {
+                let (k, v) = guard.into_inner().map_err(unavailable)?;
+                let (id, recorded_at_ms, kind, data) = codec::decode_event(&v)?;
+                out.push(RecordedEvent {
+                    stream: stream.clone(),
+                    version: codec::key_tail_u64(&k)?,
+                    id,
+                    kind,
+                    data: bytes(data),
+                    recorded_at_ms,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn version(&self, stream: &str) -> Result<u64> {
+        validate_name(stream)?;
+        let key = writer::stream_version_key(stream);
+        self.read(
+            move |shared, snap| match snap.get(shared.engine.ks(Ks::Meta), key) {
+                Ok(Some(v)) => codec::u64_at(&v, 0),
+                Ok(None) => Ok(0),
+                Err(e) => Err(unavailable(e)),
+            },
+        )
+        .await
+    }
+
+    async fn save_snapshot(&self, stream: &str, snapshot: Snapshot) -> Result<()> {
+        validate_name(stream)?;
+        match self
+            .write(Request::SaveSnapshot {
+                stream: stream.into(),
+                snapshot,
+            })
+            .await?
+        {
+            Reply::Unit => Ok(()),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn load_snapshot(&self, stream: &str) -> Result<Option<Snapshot>> {
+        validate_name(stream)?;
+        let key = codec::prefix(stream);
+        self.read(move |shared, snap| {
+            match snap
+                .get(shared.engine.ks(Ks::Snap), key)
+                .map_err(unavailable)?
+            {
+                Some(v) => Ok(Some(Snapshot {
+                    version: codec::u64_at(&v, 0)?,
+                    state: bytes(&v[8..]),
+                })),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Queues
+
+fn queue_item(
+    shared: &Shared,
+    snap: &fjall::Snapshot,
+    queue: &str,
+    seq: u64,
+    meta: &[u8],
+    now: u64,
+) -> Result<QueueItem> {
+    let meta = ItemMeta::decode(meta)?;
+    let payload = snap
+        .get(shared.engine.ks(Ks::QPay), codec::key_u64s(queue, &[seq]))
+        .map_err(unavailable)?
+        .ok_or_else(|| codec::corrupt("item without payload"))?;
+    Ok(QueueItem {
+        queue: queue.to_string(),
+        id: meta.id,
+        seq,
+        payload: bytes(&payload),
+        enqueued_at_ms: meta.enqueued_at,
+        attempts: meta.attempts,
+        state: meta.state(now),
+        available_at_ms: meta.available_at,
+        last_error: meta.last_error,
+    })
+}
+
+#[async_trait]
+impl MailboxStore for EmbeddedStore {
+    async fn enqueue(&self, items: Vec<NewItem>) -> Result<Vec<EnqueueOutcome>> {
+        for item in &items {
+            validate_name(&item.queue)?;
+        }
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.write(Request::Enqueue(items)).await? {
+            Reply::Enqueued(o) => Ok(o),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn lease(&self, queue: &str, max: usize, lease_ms: u64) -> Result<Vec<QueueItem>> {
+        validate_name(queue)?;
+        match self
+            .write(Request::Lease {
+                queue: queue.into(),
+                max,
+                lease_ms,
+            })
+            .await?
+        {
+            Reply::Leased(items) => Ok(items),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn ack(&self, queue: &str, id: Uuid) -> Result<bool> {
+        validate_name(queue)?;
+        match self
+            .write(Request::Ack {
+                queue: queue.into(),
+                id,
+            })
+            .await?
+        {
+            Reply::Bool(b) => Ok(b),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn nack(
+        &self,
+        queue: &str,
+        id: Uuid,
+        delay_ms: u64,
+        error: Option<String>,
+    ) -> Result<bool> {
+        validate_name(queue)?;
+        match self
+            .write(Request::Nack {
+                queue: queue.into(),
+                id,
+                delay_ms,
+                error,
+            })
+            .await?
+        {
+            Reply::Bool(b) => Ok(b),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn dead_letter(&self, queue: &str, id: Uuid, reason: String) -> Result<bool> {
+        validate_name(queue)?;
+        match self
+            .write(Request::DeadLetter {
+                queue: queue.into(),
+                id,
+                reason,
+            })
+            .await?
+        {
+            Reply::Bool(b) => Ok(b),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn list(
+        &self,
+        queue: &str,
+        after_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<QueueItem>> {
+        validate_name(queue)?;
+        let queue = queue.to_string();
+        self.read(move |shared, snap| {
+            let lo = match after_seq {
+                Some(s) => Bound::Excluded(codec::key_u64s(&queue, &[s])),
+                None => Bound::Included(codec::prefix(&queue)),
+            };
+            let hi = Bound::Excluded(codec::prefix_end(&queue));
+            let now = now_ms();
+            let mut out = Vec::new();
+            for guard in snap
+                .range(shared.engine.ks(Ks::QMeta), (lo, hi))
+                .take(limit)
+            {
+                let (k, v) = guard.into_inner().map_err(unavailable)?;
+                let seq = codec::key_tail_u64(&k)?;
+                out.push(queue_item(shared, snap, &queue, seq, &v, now)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get(&self, queue: &str, id: Uuid) -> Result<Option<QueueItem>> {
+        validate_name(queue)?;
+        let queue = queue.to_string();
+        self.read(move |shared, snap| {
+            let Some(s) = snap
+                .get(shared.engine.ks(Ks::QId), codec::key_id(&queue, id))
+                .map_err(unavailable)?
+            else {
+                return Ok(None);
+            };
+            let seq = codec::u64_at(&s, 0)?;
+            let meta = snap
+                .get(shared.engine.ks(Ks::QMeta), codec::key_u64s(&queue, &[seq]))
+                .map_err(unavailable)?
+                .ok_or_else(|| codec::corrupt("queue id index points at a missing item"))?;
+            queue_item(shared, snap, &queue, seq, &meta, now_ms()).map(Some)
+        })
+        .await
+    }
+
+    async fn stats(&self, queue: &str) -> Result<QueueStats> {
+        validate_name(queue)?;
+        let queue = queue.to_string();
+        self.read(move |shared, snap| {
+            let (live, dead) = match snap
+                .get(shared.engine.ks(Ks::Meta), writer::queue_counts_key(&queue))
+                .map_err(unavailable)?
+            {
+                Some(v) => codec::decode_counts(&v)?,
+                None => (0, 0),
+            };
+            // Waiting entries still in the future are delayed or leased; everything else
+            // that is not dead is ready.
+            let now = now_ms();
+            let lo = codec::key_u64s(&queue, &[now.saturating_add(1)]);
+            let hi = codec::prefix_end(&queue);
+            let (mut delayed, mut leased) = (0u64, 0u64);
+            for guard in snap.range(shared.engine.ks(Ks::QWait), lo..hi) {
+                let (_, v) = guard.into_inner().map_err(unavailable)?;
+                if v.first() == Some(&WAIT_LEASED) {
+                    leased += 1;
+                } else {
+                    delayed += 1;
+                }
+            }
+            Ok(QueueStats {
+                ready: live.saturating_sub(delayed + leased),
+                delayed,
+                leased,
+                dead,
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn check(&self) -> Result<()> {
+        // A read through the engine proves the store is open and its files readable.
+        self.read(|shared, snap| {
+            snap.get(shared.engine.ks(Ks::Meta), writer::SEQ_KEY)
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let sender = self.sender.lock().unwrap().take();
+        if let Some(sender) = sender {
+            let (reply, rx) = oneshot::channel();
+            if sender
+                .send(Job {
+                    req: Request::Close,
+                    reply,
+                    permit: None,
+                })
+                .is_ok()
+            {
+                let _ = rx.await;
+            }
+        }
+        let thread = self.thread.lock().unwrap().take();
+        if let Some(thread) = thread {
+            tokio::task::spawn_blocking(move || thread.join())
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?
+                .map_err(|_| StoreError::Unavailable("commit thread panicked".into()))?;
+        }
+        Ok(())
+    }
+}
