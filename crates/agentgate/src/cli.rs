@@ -37,7 +37,12 @@ pub struct GlobalOpts {
     )]
     pub gateway_url: String,
     /// File holding an admin key (first non-comment line), for admin commands.
-    #[arg(long, global = true, env = "AGENTGATE_ADMIN_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENTGATE_ADMIN_KEY_FILE",
+        value_name = "FILE"
+    )]
     pub admin_key_file: Option<PathBuf>,
     /// Print results as JSON, for scripts.
     #[arg(long, global = true)]
@@ -55,7 +60,7 @@ pub enum Command {
         #[command(subcommand)]
         command: config_cmd::ConfigCommand,
     },
-    /// Probe a running gateway's /health (for container health checks).
+    /// Probe a running gateway's /health or /ready (for container health checks).
     HealthCheck(health::HealthCheckArgs),
     /// Administer agents.
     Admin {
@@ -79,13 +84,39 @@ pub enum Command {
     },
 }
 
-/// Runs the chosen command.
-pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Which global options were given explicitly (on the command line or through their
+/// environment variable) rather than left at their defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Given {
+    /// `--gateway-url` / `AGENTGATE_GATEWAY_URL`.
+    pub gateway_url: bool,
+}
+
+impl Given {
+    /// Reads the sources out of parsed matches.
+    pub fn from_matches(matches: &clap::ArgMatches) -> Given {
+        use clap::parser::ValueSource;
+        // Global options are propagated to the subcommand's matches; look there too.
+        let mut m = Some(matches);
+        let mut gateway_url = false;
+        while let Some(cur) = m {
+            gateway_url |= matches!(
+                cur.value_source("gateway_url"),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            m = cur.subcommand().map(|(_, sub)| sub);
+        }
+        Given { gateway_url }
+    }
+}
+
+/// Runs the chosen command, knowing which global options were given explicitly.
+pub fn dispatch(cli: Cli, given: Given) -> anyhow::Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Serve(args) => serve::run(&g, args),
         Command::Config { command } => config_cmd::run(&g, command),
-        Command::HealthCheck(args) => health::run(&g, args),
+        Command::HealthCheck(args) => health::run(&g, args, given),
         Command::Admin { command } => admin::run(&g, command),
         Command::Inbox { command } => inbox::run(&g, command),
         Command::Send(args) => send::run(&g, args),

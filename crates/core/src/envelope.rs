@@ -252,10 +252,10 @@ impl Envelope {
             None => MessageId::v7(now, random),
             Some(s) => MessageId::parse(&s).map_err(EnvelopeError::InvalidMessageId)?,
         };
-        if let Some(k) = &w.idempotency_key {
-            if !is_valid_idempotency_key(k) {
-                return Err(EnvelopeError::InvalidIdempotencyKey);
-            }
+        if let Some(k) = &w.idempotency_key
+            && !is_valid_idempotency_key(k)
+        {
+            return Err(EnvelopeError::InvalidIdempotencyKey);
         }
         let timestamp = match w.timestamp {
             None => now,
@@ -288,10 +288,10 @@ impl Envelope {
                 return Err(EnvelopeError::FieldTooLong(name));
             }
         }
-        if let Some(s) = &w.schema {
-            if !is_valid_schema_id(s) {
-                return Err(EnvelopeError::InvalidSchema(s.clone()));
-            }
+        if let Some(s) = &w.schema
+            && !is_valid_schema_id(s)
+        {
+            return Err(EnvelopeError::InvalidSchema(s.clone()));
         }
         let in_reply_to = w
             .in_reply_to

@@ -12,11 +12,13 @@
 //! - [`envelope`]: the AMTP message envelope and its validation.
 //! - [`agent`]: registered agents and their delivery modes.
 //! - [`backoff`]: retry schedule arithmetic.
+//! - [`delivery`]: per-recipient delivery status and its transitions.
 #![deny(missing_docs)]
 
 pub mod address;
 pub mod agent;
 pub mod backoff;
+pub mod delivery;
 pub mod domain;
 pub mod envelope;
 pub mod id;
@@ -24,6 +26,7 @@ pub mod time;
 
 pub use address::{Address, AddressError, AgentName};
 pub use agent::{Agent, DeliveryMode};
+pub use delivery::{DeliveryStatus, MessageStatus};
 pub use domain::{Domain, DomainError};
 pub use envelope::{Envelope, EnvelopeError};
 pub use id::MessageId;

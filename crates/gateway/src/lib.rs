@@ -1,2 +1,28 @@
 //! agentgate services and protocol edges.
+//!
+//! # Layout
+//! - [`config`]: the typed configuration.
+//! - [`app`]: wiring — opens the store, starts the services and workers.
+//! - [`http`]: the HTTP edge (AMTP REST API, admin API, operations endpoints).
+//! - Services (crate-internal): `directory` (agents, keys, activity), `messaging`
+//!   (accepting and reading messages), `inbox` (pull inboxes, long-poll), `delivery`
+//!   (push worker), `status_book` (per-recipient delivery status), with `storage`
+//!   (names, timing), `admin_keys`, `secrets`, `metrics` and `clock` beneath them.
 pub mod config;
+
+mod admin_keys;
+pub mod app;
+mod clock;
+mod delivery;
+pub mod directory;
+pub mod http;
+pub mod inbox;
+pub mod messaging;
+pub mod metrics;
+mod secrets;
+pub mod server;
+mod status_book;
+pub mod storage;
+pub mod telemetry;
+
+pub use app::App;

@@ -2,7 +2,7 @@
 //!
 //! Every key has a default, so an empty file is a valid configuration. Loading (YAML file,
 //! `AGENTGATE_…` environment overrides, the AMTP guide's `AMTP_…` aliases) and
-//! validation live in [`load`]; library code receives a finished [`Config`] and never
+//! validation live in [`mod@load`]; library code receives a finished [`Config`] and never
 //! reads the environment itself.
 
 use std::collections::BTreeMap;
@@ -13,6 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub mod load;
+
+pub use load::{
+    ConfigError, Loaded, Origin, Override, Problem, env_name, load, load_with_overrides, redact,
+    redacted, to_yaml,
+};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -42,6 +47,28 @@ pub struct Config {
     pub federation: FederationConfig,
     /// `websocket.*`: real-time sessions (used from the WebSocket release on).
     pub websocket: WebSocketConfig,
+}
+
+impl Config {
+    /// The URL peers and clients use to reach this gateway: `server.public_url` when
+    /// set; otherwise `http(s)://<host>:<port>` from `server.listen` and `tls.enabled`,
+    /// where the host is `server.domain` when listening on all addresses and the listen
+    /// IP otherwise.
+    pub fn effective_public_url(&self) -> String {
+        if let Some(url) = &self.server.public_url {
+            return url.clone();
+        }
+        let scheme = if self.tls.enabled { "https" } else { "http" };
+        let ip = self.server.listen.ip();
+        let host = if ip.is_unspecified() {
+            self.server.domain.clone()
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!("{scheme}://{host}:{}", self.server.listen.port())
+    }
 }
 
 /// `server.*`.
@@ -86,6 +113,16 @@ pub enum Backend {
     Embedded,
     /// A NATS JetStream cluster.
     Nats,
+}
+
+impl Backend {
+    /// The name as written in configuration: `embedded` or `nats`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Embedded => "embedded",
+            Backend::Nats => "nats",
+        }
+    }
 }
 
 /// `storage.*`.
@@ -156,7 +193,10 @@ pub struct AuthConfig {
 }
 
 /// Lowest TLS version accepted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Written `"1.3"` or `"1.2"`; `TLS1.2`, `TLSv1.3` and an unquoted YAML number (`1.2`) are
+/// accepted too, since the AMTP guide's examples and operators write all of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub enum TlsVersion {
     /// TLS 1.2 and 1.3.
     #[serde(rename = "1.2")]
@@ -165,6 +205,54 @@ pub enum TlsVersion {
     #[default]
     #[serde(rename = "1.3")]
     V1_3,
+}
+
+impl TlsVersion {
+    /// Parses `1.2`, `1.3`, optionally prefixed by `TLS`/`TLSv` (any case).
+    pub fn parse(s: &str) -> Option<TlsVersion> {
+        let t = s.trim().to_ascii_lowercase();
+        let t = t
+            .strip_prefix("tlsv")
+            .or_else(|| t.strip_prefix("tls"))
+            .unwrap_or(&t)
+            .trim();
+        match t {
+            "1.2" => Some(TlsVersion::V1_2),
+            "1.3" => Some(TlsVersion::V1_3),
+            _ => None,
+        }
+    }
+
+    /// The version as written in configuration: `"1.2"` or `"1.3"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::V1_2 => "1.2",
+            TlsVersion::V1_3 => "1.3",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TlsVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a TLS version, \"1.2\" or \"1.3\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TlsVersion, E> {
+                TlsVersion::parse(v).ok_or_else(|| {
+                    E::custom(format!(
+                        "unknown TLS version {v:?}; expected \"1.2\" or \"1.3\""
+                    ))
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<TlsVersion, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `tls.*`.

@@ -1,0 +1,144 @@
+//! Per-recipient delivery status records.
+//!
+//! A message record is written once, at acceptance, and carries each recipient's
+//! initial outcome. What happens afterwards (push attempts, acknowledgement) is kept
+//! here, one small record per (message, recipient) in the `delivery` bucket, so that
+//! updates neither rewrite the envelope nor contend with other recipients' updates.
+//! A recipient with no record here is still in its initial state.
+//!
+//! Updates are compare-and-set and obey [`DeliveryStatus::can_become`], so a late event
+//! never moves a status backwards.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use agentgate_core::{Address, DeliveryStatus, MessageId, Timestamp};
+use agentgate_store::{KvStore, Store, StoreError, escape_token, unescape_token};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::storage::{DELIVERY, StorageFailure};
+
+/// What happened to one recipient's copy after acceptance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RecipientRecord {
+    /// Current status.
+    pub status: DeliveryStatus,
+    /// Push attempts made.
+    #[serde(default)]
+    pub attempts: u32,
+    /// The last push error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the next push attempt is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry: Option<Timestamp>,
+    /// When a push succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<Timestamp>,
+    /// When this record last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Most compare-and-set rounds before an update gives up.
+const MAX_CAS_ROUNDS: usize = 8;
+
+/// Reads and updates recipient records.
+pub(crate) struct StatusBook {
+    store: Arc<dyn Store>,
+}
+
+fn key(id: &MessageId, recipient: &Address) -> String {
+    format!("{id}.{}", escape_token(&recipient.to_string()))
+}
+
+impl StatusBook {
+    pub(crate) fn new(store: Arc<dyn Store>) -> StatusBook {
+        StatusBook { store }
+    }
+
+    /// Every recipient record of a message, by recipient address text.
+    pub(crate) async fn all(
+        &self,
+        id: &MessageId,
+    ) -> Result<HashMap<String, RecipientRecord>, StorageFailure> {
+        let prefix = format!("{id}.");
+        let mut out = HashMap::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .scan(DELIVERY, &prefix, after.as_deref(), 1000)
+                .await?;
+            let done = page.len() < 1000;
+            for e in &page {
+                let Some(addr) = e.key.strip_prefix(&prefix).and_then(unescape_token) else {
+                    continue;
+                };
+                let rec: RecipientRecord = serde_json::from_slice(&e.value).map_err(|err| {
+                    StoreError::Corrupt(format!("delivery record {}: {err}", e.key))
+                })?;
+                out.insert(addr, rec);
+            }
+            after = page.last().map(|e| e.key.clone());
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One recipient's record, if it has moved past its initial state.
+    pub(crate) async fn get(
+        &self,
+        id: &MessageId,
+        recipient: &Address,
+    ) -> Result<Option<RecipientRecord>, StorageFailure> {
+        let Some(e) = KvStore::get(&*self.store, DELIVERY, &key(id, recipient)).await? else {
+            return Ok(None);
+        };
+        let rec = serde_json::from_slice(&e.value)
+            .map_err(|err| StoreError::Corrupt(format!("delivery record {}: {err}", e.key)))?;
+        Ok(Some(rec))
+    }
+
+    /// Moves a recipient to the record `next` computes from the current one (`None` when
+    /// still initial). Returns `false`, writing nothing, when the current status may not
+    /// become the new one.
+    pub(crate) async fn transition(
+        &self,
+        id: &MessageId,
+        recipient: &Address,
+        next: impl Fn(Option<&RecipientRecord>) -> RecipientRecord,
+    ) -> Result<bool, StorageFailure> {
+        let k = key(id, recipient);
+        for _ in 0..MAX_CAS_ROUNDS {
+            let current = KvStore::get(&*self.store, DELIVERY, &k).await?;
+            let parsed: Option<RecipientRecord> =
+                match &current {
+                    Some(e) => Some(serde_json::from_slice(&e.value).map_err(|err| {
+                        StoreError::Corrupt(format!("delivery record {k}: {err}"))
+                    })?),
+                    None => None,
+                };
+            let new = next(parsed.as_ref());
+            if let Some(cur) = &parsed
+                && !cur.status.can_become(new.status)
+            {
+                return Ok(false);
+            }
+            let value = Bytes::from(serde_json::to_vec(&new).expect("record serialises"));
+            let written = match &current {
+                Some(e) => self.store.update(DELIVERY, &k, value, e.revision).await,
+                None => self.store.create(DELIVERY, &k, value).await,
+            };
+            match written {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict { .. } | StoreError::AlreadyExists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StorageFailure(StoreError::Unavailable(format!(
+            "delivery record {k}: too many concurrent updates"
+        ))))
+    }
+}

@@ -1,0 +1,91 @@
+//! Logging: one `tracing` subscriber for the process, to stderr, as JSON lines or text.
+//!
+//! The filter is `logging.level`: a level (`info`) or a full filter directive
+//! (`info,agentgate_gateway=debug`). A bare level applies to agentgate itself; the
+//! libraries beneath it (storage engine, HTTP, TLS) log at `warn` at most, because their
+//! `info` and `debug` lines are internal bookkeeping. A directive is used exactly as
+//! written. The environment is not consulted (`RUST_LOG` has no effect); set
+//! `AGENTGATE_LOGGING__LEVEL` instead, like any other key.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+use crate::config::{LogFormat, LoggingConfig};
+
+/// Installs the process-wide subscriber described by `config`.
+///
+/// Fails if the level is not a valid filter (configuration validation already refuses
+/// those) or if a subscriber is already installed.
+pub fn init(config: &LoggingConfig) -> anyhow::Result<()> {
+    let directives = filter_directives(&config.level);
+    let filter = EnvFilter::try_new(&directives)
+        .map_err(|e| anyhow::anyhow!("invalid logging.level {:?}: {e}", config.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_span_events(FmtSpan::NONE)
+        .with_target(true);
+    let result = match config.format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        // Colours only for a person at a terminal, never into files or journald.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+/// Libraries whose logs are capped at `warn` under a bare level.
+const QUIET_LIBRARIES: &[&str] = &[
+    "fjall",
+    "lsm_tree",
+    "redb",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "rustls",
+    "tokio_rustls",
+];
+
+/// The filter for `level`: a bare level gets the library caps; a directive is kept.
+pub fn filter_directives(level: &str) -> String {
+    let level = level.trim();
+    let bare = match level.to_ascii_lowercase().as_str() {
+        l @ ("error" | "off") => Some(l.to_string()),
+        "warn" | "info" | "debug" | "trace" => Some("warn".to_string()),
+        _ => None,
+    };
+    match bare {
+        None => level.to_string(),
+        Some(cap) => {
+            let mut d = level.to_ascii_lowercase();
+            for lib in QUIET_LIBRARIES {
+                d.push_str(&format!(",{lib}={cap}"));
+            }
+            d
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_directives;
+
+    #[test]
+    fn bare_levels_quiet_libraries_and_directives_are_kept() {
+        let d = filter_directives("INFO");
+        assert!(d.starts_with("info,") && d.contains("fjall=warn"), "{d}");
+        assert!(filter_directives("error").contains("hyper=error"));
+        let custom = "info,fjall=debug";
+        assert_eq!(filter_directives(custom), custom);
+        for l in ["error", "warn", "info", "debug", "trace", "off", custom] {
+            tracing_subscriber::EnvFilter::try_new(filter_directives(l)).unwrap();
+        }
+    }
+}

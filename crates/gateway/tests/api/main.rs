@@ -1,0 +1,12 @@
+//! HTTP API tests against an in-process gateway on 127.0.0.1 with an embedded store in
+//! a temporary directory. One test binary with one module per area, to link once.
+
+mod agents;
+mod auth;
+mod inbox;
+mod load;
+mod messaging;
+mod operations;
+mod push;
+mod recovery;
+mod support;
