@@ -3,14 +3,20 @@
 //!
 //! ```text
 //! store_throughput <dir> <writers> <items> <consumers>
+//! store_throughput <dir> <writers> <messages> <recipients> gateway
 //! ```
+//!
+//! `gateway` mode issues, per message, the storage calls of the gateway's durable
+//! accept (`POST /v1/messages`): the message record and an idempotency record created
+//! concurrently (`create` in two TTL buckets), then one atomic `enqueue` of the inbox
+//! item concurrently with two index `put`s (sender and recipient), all in TTL buckets.
 #![allow(missing_docs)]
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentgate_store::{MailboxStore, NewItem, Store};
+use agentgate_store::{BucketConfig, KvStore, MailboxStore, NewItem, Store};
 use agentgate_store_embedded::{EmbeddedOptions, EmbeddedStore};
 use bytes::Bytes;
 use uuid::Uuid;
@@ -35,6 +41,10 @@ fn main() {
     let (writers, items, consumers) = (num(2), num(3), num(4));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir, EmbeddedOptions::default()).unwrap());
+    if args.get(5).map(String::as_str) == Some("gateway") {
+        rt.block_on(gateway_mix(store, writers, items, consumers));
+        return;
+    }
     rt.block_on(async {
         let c0 = store.commit_counters();
         let start = Instant::now();
@@ -106,4 +116,78 @@ fn main() {
         );
         store.close().await.unwrap();
     });
+}
+
+/// The gateway's accept mix, `messages` messages from `writers` concurrent senders.
+async fn gateway_mix(store: Arc<EmbeddedStore>, writers: u64, messages: u64, recipients: u64) {
+    const DAY: u64 = 86_400_000;
+    for name in ["messages", "idempotency", "message_index"] {
+        store
+            .ensure_bucket(&BucketConfig {
+                name: name.into(),
+                ttl_ms: Some(DAY),
+            })
+            .await
+            .unwrap();
+    }
+    let mut lat = Vec::with_capacity(messages as usize);
+    let c0 = store.commit_counters();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = w;
+                while i < messages {
+                    let t = Instant::now();
+                    let id = Uuid::now_v7();
+                    let id_key = format!("m.{}", id.simple());
+                    let idem = format!("s{}.k{i}", w);
+                    let record = payload(i);
+                    let (m, k) = tokio::join!(
+                        store.create("messages", &id_key, record.clone()),
+                        store.create("idempotency", &idem, Bytes::from(id_key.clone())),
+                    );
+                    m.unwrap();
+                    k.unwrap();
+                    let item = NewItem {
+                        queue: format!("inbox.r{}", i % recipients),
+                        id,
+                        payload: record,
+                        not_before_ms: None,
+                    };
+                    let sent = format!("s{w}.{}.{}", t.elapsed().as_nanos(), id.simple());
+                    let rcvd = format!("r{}.{}", i % recipients, id.simple());
+                    let (e, s, r) = tokio::join!(
+                        store.enqueue(vec![item]),
+                        store.put("message_index", &sent, Bytes::from_static(&[1])),
+                        store.put("message_index", &rcvd, Bytes::from_static(&[2])),
+                    );
+                    e.unwrap();
+                    s.unwrap();
+                    r.unwrap();
+                    lat.push(t.elapsed().as_micros() as u64);
+                    i += writers;
+                }
+                lat
+            })
+        })
+        .collect();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let c1 = store.commit_counters();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    println!(
+        "gateway mix: {messages} messages (5 store calls each), {writers} writers: {secs:.2} s, {:.0} messages/s, p50 {:.1} ms, p99 {:.1} ms, {} fsync groups (avg {:.1} writes/group)",
+        messages as f64 / secs,
+        pct(0.5),
+        pct(0.99),
+        c1.groups - c0.groups,
+        (c1.writes - c0.writes) as f64 / (c1.groups - c0.groups) as f64
+    );
+    store.close().await.unwrap();
 }

@@ -91,24 +91,42 @@ impl Engine {
     }
 }
 
+/// Writes past which [`Tx`] indexes its overlay with a hash map; below it a linear scan
+/// is cheaper than hashing and cloning keys.
+const TX_INDEX_AT: usize = 16;
+
 /// One request's writes: reads see the request's own earlier writes (the overlay), and
-/// [`Tx::commit`] writes them as one atomic batch (not yet fsync'd).
+/// [`Tx::commit`] writes them as one atomic batch (not yet fsync'd). Each key appears
+/// once in the batch, with its last value.
 pub(crate) struct Tx<'a> {
     engine: &'a Engine,
-    writes: HashMap<(Ks, Vec<u8>), Option<Vec<u8>>>,
+    writes: Vec<(Ks, Vec<u8>, Option<Vec<u8>>)>,
+    /// Position of each key in `writes`, once there are more than [`TX_INDEX_AT`].
+    index: Option<HashMap<(Ks, Vec<u8>), usize>>,
 }
 
 impl<'a> Tx<'a> {
     pub fn new(engine: &'a Engine) -> Self {
         Tx {
             engine,
-            writes: HashMap::new(),
+            writes: Vec::with_capacity(8),
+            index: None,
+        }
+    }
+
+    fn position(&self, ks: Ks, key: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(&(ks, key.to_vec())).copied(),
+            None => self
+                .writes
+                .iter()
+                .position(|(k, kk, _)| *k == ks && kk.as_slice() == key),
         }
     }
 
     pub fn get(&self, ks: Ks, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(v) = self.writes.get(&(ks, key.to_vec())) {
-            return Ok(v.clone());
+        if let Some(i) = self.position(ks, key) {
+            return Ok(self.writes[i].2.clone());
         }
         Ok(self
             .engine
@@ -118,12 +136,30 @@ impl<'a> Tx<'a> {
             .map(|v| v.to_vec()))
     }
 
+    fn set(&mut self, ks: Ks, key: Vec<u8>, value: Option<Vec<u8>>) {
+        if let Some(i) = self.position(ks, &key) {
+            self.writes[i].2 = value;
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert((ks, key.clone()), self.writes.len());
+        } else if self.writes.len() == TX_INDEX_AT {
+            let mut index = HashMap::with_capacity(TX_INDEX_AT * 4);
+            for (i, (k, kk, _)) in self.writes.iter().enumerate() {
+                index.insert((*k, kk.clone()), i);
+            }
+            index.insert((ks, key.clone()), self.writes.len());
+            self.index = Some(index);
+        }
+        self.writes.push((ks, key, value));
+    }
+
     pub fn put(&mut self, ks: Ks, key: Vec<u8>, value: Vec<u8>) {
-        self.writes.insert((ks, key), Some(value));
+        self.set(ks, key, Some(value));
     }
 
     pub fn del(&mut self, ks: Ks, key: Vec<u8>) {
-        self.writes.insert((ks, key), None);
+        self.set(ks, key, None);
     }
 
     /// Writes the batch; returns whether there was anything to write.
@@ -132,7 +168,7 @@ impl<'a> Tx<'a> {
             return Ok(false);
         }
         let mut batch = self.engine.db.batch();
-        for ((ks, key), value) in self.writes {
+        for (ks, key, value) in self.writes {
             match value {
                 Some(v) => batch.insert(self.engine.ks(ks), key, v),
                 None => batch.remove(self.engine.ks(ks), key),
@@ -140,5 +176,35 @@ impl<'a> Tx<'a> {
         }
         batch.commit().map_err(unavailable)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_keeps_the_last_write_of_each_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), 1).unwrap();
+        let mut tx = Tx::new(&engine);
+        // Past the point where the overlay switches to a hash index, and back over it.
+        for round in 0..3u8 {
+            for i in 0..40u8 {
+                tx.put(Ks::Kv, vec![i], vec![round]);
+            }
+        }
+        tx.del(Ks::Kv, vec![7]);
+        tx.put(Ks::Meta, vec![7], vec![9]);
+        assert_eq!(tx.writes.len(), 41);
+        assert_eq!(tx.get(Ks::Kv, &[3]).unwrap(), Some(vec![2]));
+        assert_eq!(tx.get(Ks::Kv, &[7]).unwrap(), None);
+        assert_eq!(tx.get(Ks::Meta, &[7]).unwrap(), Some(vec![9]));
+        assert!(tx.commit().unwrap());
+        assert_eq!(
+            engine.ks(Ks::Kv).get([3]).unwrap().map(|v| v.to_vec()),
+            Some(vec![2])
+        );
+        assert!(engine.ks(Ks::Kv).get([7]).unwrap().is_none());
     }
 }

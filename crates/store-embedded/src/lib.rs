@@ -18,7 +18,19 @@
 //! - **Bounded memory.** Nothing is indexed in memory: items, events and entries live in
 //!   the engine, whose block cache is bounded by [`EmbeddedOptions::cache_mb`], plus
 //!   memtables (16 MiB per keyspace; all unflushed data is also in the journal, which is
-//!   capped at 64 MiB, so together they stay near that) and a small per-queue scan hint.
+//!   capped at 64 MiB, so together they stay near that), a small per-queue scan hint and
+//!   per-queue counters (both capped at 65,536 queues), and one record per bucket.
+//! - **Few reads on the commit thread.** As the only writer it keeps bucket revisions and
+//!   queue counters in memory instead of reading them back for every write; revisions
+//!   and sequence numbers are reserved in blocks of 4,096 (the stored counter is a
+//!   high-water mark, raised in the batch of the write that crosses it), so after a
+//!   restart numbering continues above the mark, with a gap. An unconditional `put`
+//!   into a TTL bucket does not read the old entry; the expiry-index entry it leaves
+//!   behind is dropped by the purge, which removes an entry only if it was still
+//!   written at the indexed time.
+//! - **A failed fsync poisons the store.** Nothing of that group is shown to readers,
+//!   its callers get `Unavailable`, and so does every later call until the directory is
+//!   reopened (what reached the disk is unknown; reopening recovers from the journal).
 //! - **Fast recovery.** At most 64 MiB of journal is kept before memtables are flushed,
 //!   which bounds the replay after a crash.
 //!
@@ -55,7 +67,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
 use agentgate_store::{
@@ -112,19 +124,40 @@ pub(crate) struct Shared {
     groups: AtomicU64,
     /// Write requests committed so far.
     writes: AtomicU64,
+    /// Set when a journal write or fsync failed: from then on every call fails with
+    /// this error (what reached the disk is unknown until the directory is reopened).
+    failed: OnceLock<StoreError>,
+    /// Makes the commit thread's next fsync fail (tests of the failure path).
+    #[cfg(test)]
+    fail_next_sync: AtomicBool,
 }
 
 impl Shared {
-    /// Publishes what the last group made durable.
-    fn publish(&self, bucket_updates: Vec<(String, Option<u64>)>) {
+    /// Publishes what the last group made durable. Returns the snapshot it replaced: dropping the last handle on an old view can
+    /// free whole flushed memtables, which the commit thread leaves to another thread.
+    fn publish(&self, bucket_updates: Vec<(String, Option<u64>)>) -> fjall::Snapshot {
         let snap = self.engine.db.snapshot();
-        *self.snapshot.write().unwrap() = snap;
+        let old = std::mem::replace(&mut *self.snapshot.write().unwrap(), snap);
         if !bucket_updates.is_empty() {
             let mut buckets = self.buckets.write().unwrap();
             for (name, ttl) in bucket_updates {
                 buckets.insert(name, ttl);
             }
         }
+        old
+    }
+
+    /// Poisons the store (the first failure is kept); returns the error to report.
+    fn poison(&self, what: &str) -> StoreError {
+        let _ = self.failed.set(StoreError::Unavailable(format!(
+            "{what}; the store refuses every call until it is reopened"
+        )));
+        self.failure().unwrap()
+    }
+
+    /// The error every call gets once the store is poisoned.
+    fn failure(&self) -> Option<StoreError> {
+        self.failed.get().cloned()
     }
 
     fn snapshot(&self) -> fjall::Snapshot {
@@ -190,6 +223,9 @@ impl EmbeddedStore {
             closed: AtomicBool::new(false),
             groups: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            failed: OnceLock::new(),
+            #[cfg(test)]
+            fail_next_sync: AtomicBool::new(false),
         });
         let writer = Writer::new(shared.clone())?;
         let (tx, rx) = std::sync::mpsc::channel();
@@ -218,6 +254,9 @@ impl EmbeddedStore {
     async fn write(&self, req: Request) -> Result<Reply> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
+        }
+        if let Some(e) = self.shared.failure() {
+            return Err(e);
         }
         let permit = self
             .permits
@@ -248,6 +287,9 @@ impl EmbeddedStore {
     {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
+        }
+        if let Some(e) = self.shared.failure() {
+            return Err(e);
         }
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
@@ -758,6 +800,190 @@ impl Store for EmbeddedStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?
                 .map_err(|_| StoreError::Unavailable("commit thread panicked".into()))?;
         }
-        Ok(())
+        // After a failed fsync the store was poisoned: the final persist proves nothing.
+        match self.shared.failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(queue: &str) -> NewItem {
+        NewItem {
+            queue: queue.into(),
+            id: Uuid::new_v4(),
+            payload: Bytes::from_static(b"p"),
+            not_before_ms: None,
+        }
+    }
+
+    /// After a failed fsync the group's writes are never shown to readers, and every
+    /// later call, read or write, fails with `Unavailable`.
+    #[tokio::test]
+    async fn a_failed_fsync_poisons_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let config = BucketConfig {
+            name: "b".into(),
+            ttl_ms: None,
+        };
+        store.ensure_bucket(&config).await.unwrap();
+        store
+            .put("b", "kept", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+
+        store.shared.fail_next_sync.store(true, Ordering::Relaxed);
+        let lost = store.put("b", "lost", Bytes::from_static(b"2")).await;
+        assert!(matches!(lost, Err(StoreError::Unavailable(_))), "{lost:?}");
+        // The failed group was not published: the last good snapshot is still current.
+        let snap = store.shared.snapshot();
+        let key = codec::key_bytes("b", b"lost");
+        assert!(
+            snap.get(store.shared.engine.ks(Ks::Kv), key)
+                .unwrap()
+                .is_none()
+        );
+
+        let unavailable = |r: Result<()>| matches!(r, Err(StoreError::Unavailable(_)));
+        assert!(unavailable(
+            store.put("b", "x", Bytes::new()).await.map(drop)
+        ));
+        assert!(unavailable(
+            store.enqueue(vec![item("inbox.a")]).await.map(drop)
+        ));
+        assert!(unavailable(
+            KvStore::get(&store, "b", "kept").await.map(drop)
+        ));
+        assert!(unavailable(store.stats("inbox.a").await.map(drop)));
+        assert!(unavailable(store.check().await));
+        assert!(unavailable(store.close().await));
+        drop(store);
+
+        // Reopening starts afresh from what is on disk.
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let kept = KvStore::get(&store, "b", "kept").await.unwrap().unwrap();
+        assert_eq!(kept.value, Bytes::from_static(b"1"));
+        store.close().await.unwrap();
+    }
+
+    /// A `put` into a TTL bucket does not remove the old expiry-index entry; the purge
+    /// drops that stale entry when it is due without touching the newer value, and
+    /// later purges the value itself.
+    #[tokio::test]
+    async fn stale_expiry_entries_left_by_put_are_purged_safely() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let ttl = 2_000;
+        let config = BucketConfig {
+            name: "t".into(),
+            ttl_ms: Some(ttl),
+        };
+        store.ensure_bucket(&config).await.unwrap();
+        let exp_entries = || {
+            store
+                .shared
+                .engine
+                .ks(Ks::KvExp)
+                .prefix(codec::prefix("t"))
+                .count()
+        };
+        let raw = || {
+            let k = codec::key_bytes("t", b"k");
+            let v = store.shared.engine.ks(Ks::Kv).get(k).unwrap()?;
+            Some(codec::decode_kv(&v).unwrap().2.to_vec())
+        };
+        let t0 = now_ms();
+        store
+            .put("t", "k", Bytes::from_static(b"v1"))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        let t1 = now_ms();
+        store
+            .put("t", "k", Bytes::from_static(b"v2"))
+            .await
+            .unwrap();
+        assert_eq!(exp_entries(), 2, "the put leaves the old index entry");
+        // The first entry is due at t0 + ttl; purges run about once a second.
+        while exp_entries() > 1 && now_ms() < t0 + ttl + 1_400 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(exp_entries(), 1, "the stale index entry is purged");
+        if now_ms() < t1 + ttl {
+            assert_eq!(
+                raw().as_deref(),
+                Some(&b"v2"[..]),
+                "the newer value is kept"
+            );
+        }
+        // The value itself goes once it is due.
+        while raw().is_some() && now_ms() < t1 + ttl + 3_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!((raw(), exp_entries()), (None, 0));
+        store.close().await.unwrap();
+    }
+
+    /// Revisions and sequence numbers are reserved in blocks; across a reopen they keep
+    /// increasing, and the per-queue counters the commit thread caches stay exact.
+    #[tokio::test]
+    async fn numbering_and_counts_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BucketConfig {
+            name: "b".into(),
+            ttl_ms: Some(60_000),
+        };
+        let (mut rev, mut seq) = (0, 0);
+        for round in 0..3 {
+            let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+            store.ensure_bucket(&config).await.unwrap();
+            for i in 0..5 {
+                let r = store
+                    .put("b", &format!("k{i}"), Bytes::from_static(b"v"))
+                    .await
+                    .unwrap();
+                assert!(r > rev, "round {round}: revision {r} after {rev}");
+                rev = r;
+                let key = format!("c{round}-{i}");
+                let r = store.create("b", &key, Bytes::new()).await.unwrap();
+                assert!(r > rev);
+                rev = r;
+                let out = store.enqueue(vec![item("inbox.a"), item("inbox.b")]).await;
+                for o in out.unwrap() {
+                    let EnqueueOutcome::Enqueued(s) = o else {
+                        panic!("duplicate")
+                    };
+                    assert!(s > seq, "round {round}: seq {s} after {seq}");
+                    seq = s;
+                }
+            }
+            let leased = store.lease("inbox.a", 2, 60_000).await.unwrap();
+            store.ack("inbox.a", leased[0].id).await.unwrap();
+            store
+                .dead_letter("inbox.a", leased[1].id, "bad".into())
+                .await
+                .unwrap();
+            let n = 5 * (round + 1);
+            assert_eq!(
+                store.stats("inbox.a").await.unwrap(),
+                QueueStats {
+                    ready: n - 2 * (round + 1),
+                    delayed: 0,
+                    leased: 0,
+                    dead: round + 1,
+                }
+            );
+            assert_eq!(store.stats("inbox.b").await.unwrap().ready, n);
+            if round == 1 {
+                drop(store); // without close
+            } else {
+                store.close().await.unwrap();
+            }
+        }
     }
 }

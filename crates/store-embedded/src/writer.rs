@@ -39,6 +39,14 @@ pub(crate) const MAX_LEASE: usize = 10_000;
 const MAX_FLOORS: usize = 65_536;
 /// Largest value, payload or event, in bytes.
 pub(crate) const MAX_VALUE_BYTES: usize = 64 << 20;
+/// Bucket revisions and queue sequence numbers are reserved this many at a time: the
+/// stored counter is a high-water mark no handed-out number exceeds, rewritten (in the
+/// batch of the write that needs it) only when a block runs out, rather than with every
+/// write. After a restart numbering continues above the mark, so numbers still only
+/// increase (with a gap).
+const RESERVE: u64 = 4096;
+/// Per-queue counters cached in memory; past this many queues the cache is reset.
+const MAX_CACHED_COUNTS: usize = 65_536;
 
 /// How a KV write is conditioned.
 pub(crate) enum KvMode {
@@ -167,9 +175,25 @@ struct Floors {
     wait_at: u64,
 }
 
+/// A bucket as the commit thread knows it (the only writer, so this is authoritative).
+#[derive(Debug, Clone, Copy)]
+struct BucketState {
+    ttl_ms: Option<u64>,
+    /// The last revision handed out.
+    revision: u64,
+    /// The stored high-water mark (see [`RESERVE`]).
+    reserved: u64,
+}
+
 pub(crate) struct Writer {
     shared: Arc<Shared>,
+    /// The last sequence number handed out, and the stored high-water mark.
     seq: u64,
+    seq_reserved: u64,
+    /// Every declared bucket, loaded at open and kept current by the writes.
+    buckets: HashMap<String, BucketState>,
+    /// Per-queue counters (live, dead) as stored, for queues touched recently.
+    counts: HashMap<String, (u64, u64)>,
     floors: HashMap<String, Floors>,
     /// Per TTL bucket: no expiry-index entry is older than this.
     purge_floors: HashMap<String, u64>,
@@ -177,6 +201,8 @@ pub(crate) struct Writer {
     bucket_updates: Vec<(String, Option<u64>)>,
     /// Whether this group wrote anything.
     dirty: bool,
+    /// Replaced snapshots, dropped by the reaper thread.
+    reaper: Option<std::sync::mpsc::Sender<fjall::Snapshot>>,
 }
 
 impl Writer {
@@ -190,18 +216,46 @@ impl Writer {
             Some(v) => codec::u64_at(&v, 0)?,
             None => 0,
         };
+        let mut buckets = HashMap::new();
+        for guard in shared.engine.ks(Ks::Meta).prefix(b"b\0") {
+            let (k, v) = guard.into_inner().map_err(unavailable)?;
+            let name = std::str::from_utf8(&k[2..])
+                .map_err(|_| codec::corrupt("bucket name"))?
+                .to_string();
+            let rec = BucketRec::decode(&v)?;
+            buckets.insert(
+                name,
+                BucketState {
+                    ttl_ms: rec.ttl_ms,
+                    revision: rec.revision,
+                    reserved: rec.revision,
+                },
+            );
+        }
         Ok(Writer {
             shared,
             seq,
+            seq_reserved: seq,
+            buckets,
+            counts: HashMap::new(),
             floors: HashMap::new(),
             purge_floors: HashMap::new(),
             bucket_updates: Vec::new(),
             dirty: false,
+            reaper: None,
         })
     }
 
     /// Runs until a `Close` request or until every sender is gone.
     pub fn run(mut self, rx: Receiver<Job>) {
+        let (reaper_tx, reaper_rx) = std::sync::mpsc::channel::<fjall::Snapshot>();
+        let reaper = std::thread::Builder::new()
+            .name("agentgate-store-reaper".into())
+            .spawn(move || while reaper_rx.recv().is_ok() {})
+            .ok();
+        if reaper.is_some() {
+            self.reaper = Some(reaper_tx);
+        }
         let mut last_purge = Instant::now();
         loop {
             let first = match rx.recv_timeout(PURGE_EVERY) {
@@ -238,9 +292,18 @@ impl Writer {
             let _ = job.reply.send(Err(StoreError::Closed));
         }
         let _ = self.shared.engine.db.persist(PersistMode::SyncAll);
+        // No old view outlives the store's shutdown.
+        self.reaper = None;
+        if let Some(reaper) = reaper {
+            let _ = reaper.join();
+        }
     }
 
     /// Executes a group, fsyncs once, publishes, answers. Returns whether to stop.
+    ///
+    /// A failed journal write or fsync poisons the store: nothing of the group is
+    /// published, every caller in it gets `Unavailable`, and so does every later call
+    /// (the engine's state on disk is unknown until the directory is reopened).
     fn commit_group(&mut self, group: Vec<Job>) -> bool {
         let mut close = false;
         let mut answered = Vec::with_capacity(group.len());
@@ -250,35 +313,63 @@ impl Writer {
                     close = true;
                     Ok(Reply::Unit)
                 }
-                req => self.exec(req),
+                req => match self.shared.failure() {
+                    Some(e) => Err(e),
+                    None => self.exec(req),
+                },
             };
             answered.push((result, job.reply, job.permit));
         }
-        if self.dirty || close {
+        if (self.dirty || close) && self.shared.failure().is_none() {
             self.dirty = false;
             // fdatasync of the journal: it covers appended data and the file size; the
             // engine fsyncs the directory and the old file itself when it rotates journals.
-            if let Err(e) = self.shared.engine.db.persist(PersistMode::SyncData) {
-                let e = unavailable(format!("fsync failed: {e}"));
-                for (result, _, _) in &mut answered {
-                    if result.is_ok() {
-                        *result = Err(e.clone());
-                    }
+            match self.sync() {
+                Ok(()) => {
+                    let old = self
+                        .shared
+                        .publish(std::mem::take(&mut self.bucket_updates));
+                    self.retire(old);
+                    self.shared.groups.fetch_add(1, Ordering::Relaxed);
+                    self.shared
+                        .writes
+                        .fetch_add(answered.len() as u64, Ordering::Relaxed);
                 }
-                self.bucket_updates.clear();
+                Err(_) => self.bucket_updates.clear(),
             }
-            self.shared
-                .publish(std::mem::take(&mut self.bucket_updates));
-            self.shared.groups.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .writes
-                .fetch_add(answered.len() as u64, Ordering::Relaxed);
+        }
+        if let Some(e) = self.shared.failure() {
+            for (result, _, _) in &mut answered {
+                if result.is_ok() {
+                    *result = Err(e.clone());
+                }
+            }
         }
         for (result, reply, permit) in answered {
             let _ = reply.send(result);
             drop(permit);
         }
         close
+    }
+
+    /// Hands a replaced snapshot to the reaper thread (or drops it here without one).
+    fn retire(&self, old: fjall::Snapshot) {
+        if let Some(reaper) = &self.reaper {
+            let _ = reaper.send(old);
+        }
+    }
+
+    /// Makes everything written so far durable; poisons the store if that fails.
+    fn sync(&self) -> Result<()> {
+        #[cfg(test)]
+        if self.shared.fail_next_sync.swap(false, Ordering::Relaxed) {
+            return Err(self.shared.poison("fsync failed: injected by a test"));
+        }
+        self.shared
+            .engine
+            .db
+            .persist(PersistMode::SyncData)
+            .map_err(|e| self.shared.poison(&format!("fsync failed: {e}")))
     }
 
     fn exec(&mut self, req: Request) -> Result<Reply> {
@@ -325,8 +416,11 @@ impl Writer {
     }
 
     fn commit(&mut self, tx: Tx<'_>) -> Result<()> {
-        if tx.commit()? {
-            self.dirty = true;
+        match tx.commit() {
+            Ok(true) => self.dirty = true,
+            Ok(false) => {}
+            // A journal write failed part-way: what follows it on disk is unknown.
+            Err(e) => return Err(self.shared.poison(&format!("journal write failed: {e}"))),
         }
         Ok(())
     }
@@ -338,32 +432,52 @@ impl Writer {
         validate_name(&config.name)?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let key = bucket_key(&config.name);
-        let rec = match tx.get(Ks::Meta, &key)? {
-            Some(v) => BucketRec {
+        let state = match self.buckets.get(&config.name) {
+            Some(b) => BucketState {
                 ttl_ms: config.ttl_ms,
-                ..BucketRec::decode(&v)?
+                ..*b
             },
-            None => BucketRec {
+            None => BucketState {
                 ttl_ms: config.ttl_ms,
                 revision: 0,
+                reserved: 0,
             },
         };
-        tx.put(Ks::Meta, key, rec.encode());
+        let rec = BucketRec {
+            ttl_ms: state.ttl_ms,
+            revision: state.reserved,
+        };
+        tx.put(Ks::Meta, bucket_key(&config.name), rec.encode());
         self.commit(tx)?;
+        self.buckets.insert(config.name.clone(), state);
         self.purge_floors.remove(&config.name);
         self.bucket_updates.push((config.name, config.ttl_ms));
         Ok(Reply::Unit)
     }
 
-    fn bucket(tx: &Tx<'_>, bucket: &str) -> Result<BucketRec> {
+    fn bucket(&self, bucket: &str) -> Result<BucketState> {
         validate_name(bucket)?;
-        match tx.get(Ks::Meta, &bucket_key(bucket))? {
-            Some(v) => BucketRec::decode(&v),
-            None => Err(StoreError::InvalidArgument(format!(
+        self.buckets.get(bucket).copied().ok_or_else(|| {
+            StoreError::InvalidArgument(format!(
                 "bucket {bucket:?} does not exist (ensure_bucket first)"
-            ))),
+            ))
+        })
+    }
+
+    /// Takes the bucket's next revision; when it is past the stored high-water mark,
+    /// raises the mark in `tx` (so it is stored atomically with the write using it).
+    /// Returns the new state, to be kept once `tx` is committed.
+    fn next_revision(tx: &mut Tx<'_>, bucket: &str, mut state: BucketState) -> BucketState {
+        state.revision += 1;
+        if state.revision > state.reserved {
+            state.reserved = state.revision + RESERVE;
+            let rec = BucketRec {
+                ttl_ms: state.ttl_ms,
+                revision: state.reserved,
+            };
+            tx.put(Ks::Meta, bucket_key(bucket), rec.encode());
         }
+        state
     }
 
     fn kv_write(&mut self, bucket: &str, key: &str, value: Bytes, mode: KvMode) -> Result<Reply> {
@@ -371,10 +485,20 @@ impl Writer {
         check_value(value.len())?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let mut rec = Self::bucket(&tx, bucket)?;
+        let rec = self.bucket(bucket)?;
         let now = now_ms();
         let kv_key = codec::key_bytes(bucket, key.as_bytes());
-        let old = match tx.get(Ks::Kv, &kv_key)? {
+        // An unconditional put into a TTL bucket needs nothing from the old entry: its
+        // expiry-index entry is left behind, and the purge, which removes an entry only
+        // if it was still written at the indexed time, just drops that stale index entry
+        // once it is due. (Without a TTL no purge runs, so the old index entry is
+        // removed here, which needs the old entry's time.)
+        let blind = matches!(mode, KvMode::Put) && rec.ttl_ms.is_some();
+        let old = match if blind {
+            None
+        } else {
+            tx.get(Ks::Kv, &kv_key)?
+        } {
             Some(v) => {
                 let (rev, at, _) = codec::decode_kv(&v)?;
                 Some((rev, at, !codec::expired(now, at, rec.ttl_ms)))
@@ -397,11 +521,11 @@ impl Writer {
         if let Some((_, at, _)) = old {
             tx.del(Ks::KvExp, exp_key(bucket, at, key));
         }
-        rec.revision += 1;
+        let rec = Self::next_revision(&mut tx, bucket, rec);
         tx.put(Ks::Kv, kv_key, codec::encode_kv(rec.revision, now, &value));
         tx.put(Ks::KvExp, exp_key(bucket, now, key), Vec::new());
-        tx.put(Ks::Meta, bucket_key(bucket), rec.encode());
         self.commit(tx)?;
+        self.buckets.insert(bucket.to_string(), rec);
         Ok(Reply::Revision(rec.revision))
     }
 
@@ -409,7 +533,7 @@ impl Writer {
         validate_name(key)?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let mut rec = Self::bucket(&tx, bucket)?;
+        let rec = self.bucket(bucket)?;
         let now = now_ms();
         let kv_key = codec::key_bytes(bucket, key.as_bytes());
         let Some(v) = tx.get(Ks::Kv, &kv_key)? else {
@@ -434,16 +558,21 @@ impl Writer {
         }
         tx.del(Ks::Kv, kv_key);
         tx.del(Ks::KvExp, exp_key(bucket, at, key));
-        if live {
-            rec.revision += 1;
-            tx.put(Ks::Meta, bucket_key(bucket), rec.encode());
-        }
+        let rec = if live {
+            Self::next_revision(&mut tx, bucket, rec)
+        } else {
+            rec
+        };
         self.commit(tx)?;
+        self.buckets.insert(bucket.to_string(), rec);
         Ok(Reply::Bool(live))
     }
 
     /// Removes expired entries of every bucket with a TTL, a bounded number per round.
     fn purge_round(&mut self) {
+        if self.shared.failure().is_some() {
+            return;
+        }
         let buckets: Vec<(String, u64)> = self
             .shared
             .buckets
@@ -463,8 +592,9 @@ impl Writer {
         }
         if self.dirty {
             self.dirty = false;
-            if self.shared.engine.db.persist(PersistMode::SyncData).is_ok() {
-                self.shared.publish(Vec::new());
+            if self.sync().is_ok() {
+                let old = self.shared.publish(Vec::new());
+                self.retire(old);
             }
         }
     }
@@ -643,14 +773,47 @@ impl Writer {
         }
     }
 
-    fn counts(tx: &Tx<'_>, queue: &str) -> Result<(u64, u64)> {
+    /// The queue's counters as of `pending` (this request's changes, not yet committed),
+    /// else the cache, else the store.
+    fn counts(
+        &self,
+        tx: &Tx<'_>,
+        pending: &[(String, (u64, u64))],
+        queue: &str,
+    ) -> Result<(u64, u64)> {
+        if let Some((_, c)) = pending.iter().rev().find(|(q, _)| q == queue) {
+            return Ok(*c);
+        }
+        if let Some(c) = self.counts.get(queue) {
+            return Ok(*c);
+        }
         match tx.get(Ks::Meta, &queue_counts_key(queue))? {
             Some(v) => codec::decode_counts(&v),
             None => Ok((0, 0)),
         }
     }
 
-    fn set_counts(tx: &mut Tx<'_>, queue: &str, live: u64, dead: u64) {
+    /// Keeps a committed request's counters in the cache.
+    fn cache_counts(&mut self, pending: Vec<(String, (u64, u64))>) {
+        for (queue, c) in pending {
+            if self.counts.len() >= MAX_CACHED_COUNTS && !self.counts.contains_key(&queue) {
+                self.counts.clear();
+            }
+            self.counts.insert(queue, c);
+        }
+    }
+
+    fn set_counts(
+        tx: &mut Tx<'_>,
+        pending: &mut Vec<(String, (u64, u64))>,
+        queue: &str,
+        live: u64,
+        dead: u64,
+    ) {
+        match pending.iter_mut().find(|(q, _)| q == queue) {
+            Some((_, c)) => *c = (live, dead),
+            None => pending.push((queue.to_string(), (live, dead))),
+        }
         if live == 0 && dead == 0 {
             tx.del(Ks::Meta, queue_counts_key(queue));
         } else {
@@ -671,6 +834,7 @@ impl Writer {
         let mut tx = Tx::new(&shared.engine);
         let now = now_ms();
         let mut outcomes = Vec::with_capacity(items.len());
+        let mut pending = Vec::new();
         for item in items {
             let id_key = codec::key_id(&item.queue, item.id);
             if let Some(v) = tx.get(Ks::QId, &id_key)? {
@@ -704,12 +868,22 @@ impl Writer {
                 item.payload.to_vec(),
             );
             self.index(&mut tx, &item.queue, seq, &meta);
-            let (live, dead) = Self::counts(&tx, &item.queue)?;
-            Self::set_counts(&mut tx, &item.queue, live + 1, dead);
+            let (live, dead) = self.counts(&tx, &pending, &item.queue)?;
+            Self::set_counts(&mut tx, &mut pending, &item.queue, live + 1, dead);
             outcomes.push(EnqueueOutcome::Enqueued(seq));
         }
-        tx.put(Ks::Meta, SEQ_KEY.to_vec(), self.seq.to_be_bytes().to_vec());
+        let mut seq_reserved = self.seq_reserved;
+        if self.seq > seq_reserved {
+            seq_reserved = self.seq + RESERVE;
+            tx.put(
+                Ks::Meta,
+                SEQ_KEY.to_vec(),
+                seq_reserved.to_be_bytes().to_vec(),
+            );
+        }
         self.commit(tx)?;
+        self.seq_reserved = seq_reserved;
+        self.cache_counts(pending);
         Ok(Reply::Enqueued(outcomes))
     }
 
@@ -844,13 +1018,15 @@ impl Writer {
         tx.del(Ks::QId, codec::key_id(queue, id));
         tx.del(Ks::QMeta, codec::key_u64s(queue, &[seq]));
         tx.del(Ks::QPay, codec::key_u64s(queue, &[seq]));
-        let (live, dead) = Self::counts(&tx, queue)?;
+        let mut pending = Vec::new();
+        let (live, dead) = self.counts(&tx, &pending, queue)?;
         if meta.slot == Slot::Dead {
-            Self::set_counts(&mut tx, queue, live, dead.saturating_sub(1));
+            Self::set_counts(&mut tx, &mut pending, queue, live, dead.saturating_sub(1));
         } else {
-            Self::set_counts(&mut tx, queue, live.saturating_sub(1), dead);
+            Self::set_counts(&mut tx, &mut pending, queue, live.saturating_sub(1), dead);
         }
         self.commit(tx)?;
+        self.cache_counts(pending);
         Ok(Reply::Bool(true))
     }
 
@@ -893,15 +1069,23 @@ impl Writer {
         let Some((seq, mut meta)) = Self::find(&tx, queue, id)? else {
             return Ok(Reply::Bool(false));
         };
+        let mut pending = Vec::new();
         if meta.slot != Slot::Dead {
             Self::unindex(&mut tx, queue, seq, &meta);
-            let (live, dead) = Self::counts(&tx, queue)?;
-            Self::set_counts(&mut tx, queue, live.saturating_sub(1), dead + 1);
+            let (live, dead) = self.counts(&tx, &pending, queue)?;
+            Self::set_counts(
+                &mut tx,
+                &mut pending,
+                queue,
+                live.saturating_sub(1),
+                dead + 1,
+            );
             meta.slot = Slot::Dead;
         }
         meta.last_error = Some(reason);
         tx.put(Ks::QMeta, codec::key_u64s(queue, &[seq]), meta.encode());
         self.commit(tx)?;
+        self.cache_counts(pending);
         Ok(Reply::Bool(true))
     }
 }
