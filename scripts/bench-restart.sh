@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Restart benchmark: stores N undelivered 1 KiB messages through a real gateway, stops
-# it (SIGTERM, then again with SIGKILL), starts it again on the same data directory and
+# it (SIGKILL right after the fill, then SIGTERM), starts it again on the same data directory and
 # reports how long it takes to answer /ready and its resident memory once ready.
 #
 # Usage: ./scripts/bench-restart.sh [N=1000000] [PORT=18080]
@@ -44,9 +44,9 @@ start
     --clients 64 --messages "$N" --size 1024 | grep -E 'successes|errors|throughput'
 printf 'data directory: %s\n' "$(du -sh "$WORK/data" | cut -f1)"
 
-echo "== restart after SIGTERM"
-kill -TERM "$PID"; wait "$PID" || true
-start
-echo "== restart after SIGKILL"
+echo "== restart after SIGKILL right after the fill (crash recovery)"
 kill -KILL "$PID"; wait "$PID" 2>/dev/null || true
+start
+echo "== restart after SIGTERM (clean shutdown)"
+kill -TERM "$PID"; wait "$PID" || true
 start
