@@ -185,15 +185,17 @@ impl EnvelopeError {
     }
 }
 
+/// One segment of a schema id: non-empty `[A-Za-z0-9_-]`.
+fn is_schema_segment(t: &str) -> bool {
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Whether `s` is a schema id `namespace:domain.entity.vN`.
 pub fn is_valid_schema_id(s: &str) -> bool {
     let Some((ns, rest)) = s.split_once(':') else {
         return false;
-    };
-    let seg = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     };
     let parts: Vec<&str> = rest.split('.').collect();
     let [domain, entity, version] = parts.as_slice() else {
@@ -202,7 +204,22 @@ pub fn is_valid_schema_id(s: &str) -> bool {
     let version_ok = version
         .strip_prefix('v')
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    seg(ns) && seg(domain) && seg(entity) && version_ok
+    is_schema_segment(ns) && is_schema_segment(domain) && is_schema_segment(entity) && version_ok
+}
+
+/// Whether `s` is a schema wildcard an agent may list: `namespace:domain.*` or
+/// `namespace:domain.entity.*`.
+pub fn is_valid_schema_wildcard(s: &str) -> bool {
+    let Some(prefix) = s.strip_suffix(".*") else {
+        return false;
+    };
+    let Some((ns, rest)) = prefix.split_once(':') else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('.').collect();
+    is_schema_segment(ns)
+        && (1..=2).contains(&parts.len())
+        && parts.iter().all(|p| is_schema_segment(p))
 }
 
 fn is_valid_idempotency_key(s: &str) -> bool {
@@ -442,6 +459,17 @@ mod tests {
             "x:a.b.v",
         ] {
             assert!(!is_valid_schema_id(bad), "{bad}");
+        }
+        assert!(is_valid_schema_wildcard("agntcy:commerce.*"));
+        assert!(is_valid_schema_wildcard("agntcy:commerce.order.*"));
+        for bad in [
+            "agntcy:*",
+            "agntcy:a.b.c.*",
+            "commerce.*",
+            "agntcy:commerce",
+            "agntcy:.*",
+        ] {
+            assert!(!is_valid_schema_wildcard(bad), "{bad}");
         }
     }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use agentgate_core::envelope::is_valid_schema_id;
+use agentgate_core::envelope::{is_valid_schema_id, is_valid_schema_wildcard};
 use axum::http::{HeaderName, HeaderValue};
 use url::{Host, Url};
 
@@ -175,22 +175,6 @@ pub(crate) fn check_schemas(schemas: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn is_valid_schema_wildcard(s: &str) -> bool {
-    let Some(prefix) = s.strip_suffix(".*") else {
-        return false;
-    };
-    let Some((ns, rest)) = prefix.split_once(':') else {
-        return false;
-    };
-    let seg = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    };
-    let parts: Vec<&str> = rest.split('.').collect();
-    seg(ns) && (1..=2).contains(&parts.len()) && parts.iter().all(|p| seg(p))
 }
 
 #[cfg(test)]
