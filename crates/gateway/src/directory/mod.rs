@@ -444,32 +444,19 @@ impl Directory {
             tracing::warn!(agent = %agent.address, leftovers, "discarded messages left from an earlier agent of this name");
         }
         let key = escape_token(name.as_str());
-        let (created, indexed) = tokio::join!(
-            self.store.create(AGENTS, &key, encode_agent(&agent)),
-            self.store.create(
-                AGENT_KEYS,
+        let revision = self
+            .write_with_key_index(
+                self.store.create(AGENTS, &key, encode_agent(&agent)),
                 &agent.api_key_hash,
-                Bytes::from(name.as_str().to_string())
-            ),
-        );
-        let revision = match created {
-            Ok(rev) => rev,
-            Err(e) => {
-                if indexed.is_ok() {
-                    let _ = self
-                        .store
-                        .delete(AGENT_KEYS, &agent.api_key_hash, None)
-                        .await;
-                }
-                return Err(match e {
+                name.as_str(),
+                |e| match e {
                     StoreError::AlreadyExists(_) => {
                         DirectoryError::AgentExists(agent.address.to_string())
                     }
                     e => StorageFailure(e).into(),
-                });
-            }
-        };
-        indexed.map_err(StorageFailure)?;
+                },
+            )
+            .await?;
         let entry = Arc::new(entry_from(agent, revision, Arc::default())?);
         self.publish(|s| s.insert(entry.clone()));
         tracing::info!(agent = %entry.agent.address, mode = entry.agent.delivery_mode.as_str(), "agent registered");
@@ -572,6 +559,36 @@ impl Directory {
     }
 
     /// Replaces an agent's API key; the old one stops working at once.
+    /// Runs `record` (the write of an agent record) together with the creation of the
+    /// key index entry `key_hash` → `name`, and returns the record's revision. When the
+    /// record write fails its error goes through `record_error`, and an index entry
+    /// written alongside is removed again so no key points at a record that is not there.
+    async fn write_with_key_index(
+        &self,
+        record: impl Future<Output = Result<u64, StoreError>>,
+        key_hash: &str,
+        name: &str,
+        record_error: impl FnOnce(StoreError) -> DirectoryError,
+    ) -> Result<u64, DirectoryError> {
+        let (written, indexed) = tokio::join!(
+            record,
+            self.store
+                .create(AGENT_KEYS, key_hash, Bytes::from(name.to_string())),
+        );
+        match written {
+            Ok(revision) => {
+                indexed.map_err(StorageFailure)?;
+                Ok(revision)
+            }
+            Err(e) => {
+                if indexed.is_ok() {
+                    let _ = self.store.delete(AGENT_KEYS, key_hash, None).await;
+                }
+                Err(record_error(e))
+            }
+        }
+    }
+
     pub(crate) async fn rotate_key(
         &self,
         name_or_address: &str,
@@ -582,28 +599,15 @@ impl Directory {
         let mut agent = entry.agent.clone();
         agent.api_key_hash = secrets::key_hash_hex(&api_key);
         let key = escape_token(entry.name());
-        let (updated, indexed) = tokio::join!(
-            self.store
-                .update(AGENTS, &key, encode_agent(&agent), entry.revision),
-            self.store.create(
-                AGENT_KEYS,
+        let revision = self
+            .write_with_key_index(
+                self.store
+                    .update(AGENTS, &key, encode_agent(&agent), entry.revision),
                 &agent.api_key_hash,
-                Bytes::from(entry.name().to_string())
-            ),
-        );
-        let revision = match updated {
-            Ok(r) => r,
-            Err(e) => {
-                if indexed.is_ok() {
-                    let _ = self
-                        .store
-                        .delete(AGENT_KEYS, &agent.api_key_hash, None)
-                        .await;
-                }
-                return Err(StorageFailure(e).into());
-            }
-        };
-        indexed.map_err(StorageFailure)?;
+                entry.name(),
+                |e| StorageFailure(e).into(),
+            )
+            .await?;
         let fresh = Arc::new(entry_from(agent, revision, entry.activity.clone())?);
         self.publish(|s| s.insert(fresh.clone()));
         // The old key no longer authenticates (the cache changed above); its index
