@@ -147,6 +147,30 @@ fn sdk_message(from: &str, to: &str, n: usize) -> (String, Value) {
     (id, body)
 }
 
+/// `GET /v1/inbox/bob@localhost?limit=10` as the SDK's `receive(limit=10)` sends it.
+fn bob_inbox(http: &reqwest::blocking::Client, gw: &Gateway, bob_key: &str) -> Value {
+    http.get(format!("{}/v1/inbox/bob@localhost?limit=10", gw.url()))
+        .bearer_auth(bob_key)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// `POST /v1/messages` as the SDK's `send()` sends it.
+fn post_message(
+    http: &reqwest::blocking::Client,
+    gw: &Gateway,
+    key: &str,
+    body: &Value,
+) -> reqwest::blocking::Response {
+    http.post(format!("{}/v1/messages", gw.url()))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
 #[test]
 fn python_sdk_usage_pattern_works_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
@@ -174,12 +198,7 @@ fn python_sdk_usage_pattern_works_unchanged() {
 
     // send(): POST /v1/messages; 2xx with a JSON body carrying message_id.
     let (id, body) = sdk_message("alice@localhost", "bob@localhost", 1);
-    let r = http
-        .post(format!("{}/v1/messages", gw.url()))
-        .bearer_auth(&alice_key)
-        .json(&body)
-        .send()
-        .unwrap();
+    let r = post_message(&http, &gw, &alice_key, &body);
     assert!(r.status().is_success(), "{}", r.status());
     assert!(
         r.headers()["content-type"]
@@ -216,33 +235,16 @@ fn python_sdk_usage_pattern_works_unchanged() {
         "{}",
         r.status()
     );
-    let inbox: Value = http
-        .get(format!("{}/v1/inbox/bob@localhost?limit=10", gw.url()))
-        .bearer_auth(&bob_key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let inbox = bob_inbox(&http, &gw, &bob_key);
     assert_eq!(inbox["messages"], json!([]));
 
     // The SDK's retry of a send (same ids) is answered like the first, not duplicated.
     let (_, body) = sdk_message("alice@localhost", "bob@localhost", 2);
     for _ in 0..2 {
-        let r = http
-            .post(format!("{}/v1/messages", gw.url()))
-            .bearer_auth(&alice_key)
-            .json(&body)
-            .send()
-            .unwrap();
+        let r = post_message(&http, &gw, &alice_key, &body);
         assert!(r.status().is_success());
     }
-    let inbox: Value = http
-        .get(format!("{}/v1/inbox/bob@localhost?limit=10", gw.url()))
-        .bearer_auth(&bob_key)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let inbox = bob_inbox(&http, &gw, &bob_key);
     assert_eq!(inbox["messages"].as_array().unwrap().len(), 1);
 }
 
