@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentgate_store::{Result, StoreError};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions};
@@ -57,6 +58,9 @@ const MEMTABLE_BYTES: u64 = 16 << 20;
 pub(crate) struct Engine {
     pub db: Database,
     spaces: Vec<Keyspace>,
+    /// Bytes written to each keyspace's active memtable (approximately), for
+    /// [`Engine::rotate_full_memtables`].
+    unflushed: Vec<AtomicU64>,
 }
 
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -71,19 +75,45 @@ impl Engine {
             // The commit thread persists once per group.
             .manual_journal_persist(true)
             .max_journaling_size(MAX_JOURNAL_BYTES)
+            .worker_threads(1)
             .open()
             .map_err(unavailable)?;
         let mut spaces = Vec::with_capacity(ALL.len());
         for (i, (ks, name)) in ALL.iter().enumerate() {
             debug_assert_eq!(*ks as usize, i);
+            let big = matches!(ks, Ks::Kv | Ks::QPay | Ks::Ev);
             let opts = || {
-                KeyspaceCreateOptions::default()
-                    .max_memtable_size(MEMTABLE_BYTES)
-                    .manual_journal_persist(true)
+                let o = KeyspaceCreateOptions::default()
+                    .max_memtable_size(MEMTABLE_BYTES * 4)
+                    .manual_journal_persist(true);
+                if big {
+                    o.with_kv_separation(Some(
+                        fjall::KvSeparationOptions::default().separation_threshold(256),
+                    ))
+                } else {
+                    o
+                }
             };
             spaces.push(db.keyspace(name, opts).map_err(unavailable)?);
         }
-        Ok(Engine { db, spaces })
+        let unflushed = spaces.iter().map(|_| AtomicU64::new(0)).collect();
+        Ok(Engine {
+            db,
+            spaces,
+            unflushed,
+        })
+    }
+
+    /// Seals every memtable that has grown past [`MEMTABLE_BYTES`] and hands it to the
+    /// flush worker. Called by the commit thread between groups.
+    pub fn rotate_full_memtables(&self) -> Result<()> {
+        for (ks, bytes) in self.spaces.iter().zip(&self.unflushed) {
+            if bytes.load(Ordering::Relaxed) >= MEMTABLE_BYTES {
+                bytes.store(0, Ordering::Relaxed);
+                ks.rotate_memtable().map_err(unavailable)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn ks(&self, ks: Ks) -> &Keyspace {
@@ -169,6 +199,8 @@ impl<'a> Tx<'a> {
         }
         let mut batch = self.engine.db.batch();
         for (ks, key, value) in self.writes {
+            let len = key.len() + value.as_ref().map_or(0, Vec::len) + 16;
+            self.engine.unflushed[ks as usize].fetch_add(len as u64, Ordering::Relaxed);
             match value {
                 Some(v) => batch.insert(self.engine.ks(ks), key, v),
                 None => batch.remove(self.engine.ks(ks), key),

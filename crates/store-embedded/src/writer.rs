@@ -326,6 +326,10 @@ impl Writer {
             // engine fsyncs the directory and the old file itself when it rotates journals.
             match self.sync() {
                 Ok(()) => {
+                    if let Err(e) = self.shared.engine.rotate_full_memtables() {
+                        // The engine could not take the journal lock: its state is unknown.
+                        let _ = self.shared.poison(&format!("memtable rotation failed: {e}"));
+                    }
                     let old = self
                         .shared
                         .publish(std::mem::take(&mut self.bucket_updates));
