@@ -221,6 +221,10 @@ impl MailboxStore for TimedStore {
         self.timed(StoreOp::QueueRead, self.inner.stats(queue))
             .await
     }
+    async fn purge(&self, queue: &str) -> R<u64> {
+        self.timed(StoreOp::QueueWrite, self.inner.purge(queue))
+            .await
+    }
 }
 
 #[async_trait]

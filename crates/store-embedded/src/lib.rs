@@ -333,6 +333,7 @@ fn unexpected(reply: &Reply) -> StoreError {
         Reply::Appended(_) => "append",
         Reply::Enqueued(_) => "enqueue",
         Reply::Leased(_) => "lease",
+        Reply::Purged { .. } => "purge",
     };
     StoreError::Unavailable(format!("internal error: unexpected {kind} reply"))
 }
@@ -725,6 +726,34 @@ impl MailboxStore for EmbeddedStore {
             queue_item(shared, snap, &queue, seq, &meta, now_ms()).map(Some)
         })
         .await
+    }
+
+    async fn purge(&self, queue: &str) -> Result<u64> {
+        validate_name(queue)?;
+        let (mut total, mut from, mut upto) = (0u64, 0u64, None);
+        loop {
+            let step = self
+                .write(Request::Purge {
+                    queue: queue.into(),
+                    from,
+                    upto,
+                })
+                .await?;
+            match step {
+                Reply::Purged {
+                    removed,
+                    upto: bound,
+                    next,
+                } => {
+                    total += removed;
+                    let Some(next) = next else {
+                        return Ok(total);
+                    };
+                    (from, upto) = (next, Some(bound));
+                }
+                r => return Err(unexpected(&r)),
+            }
+        }
     }
 
     async fn stats(&self, queue: &str) -> Result<QueueStats> {

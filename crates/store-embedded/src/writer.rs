@@ -33,6 +33,9 @@ const PURGE_EVERY: Duration = Duration::from_secs(1);
 const PURGE_BATCH: usize = 4096;
 /// Most due delayed or expired-lease items moved to the ready index per lease call.
 const PROMOTE_BATCH: usize = 4096;
+/// Most items one purge step removes: a big queue is purged in several commits so
+/// other writers are not held up behind it.
+pub(crate) const PURGE_CHUNK: usize = 2048;
 /// Most items one lease call returns.
 pub(crate) const MAX_LEASE: usize = 10_000;
 /// Per-queue scan floors kept in memory; past this many queues the map is reset.
@@ -99,6 +102,13 @@ pub(crate) enum Request {
         id: Uuid,
         reason: String,
     },
+    /// Removes up to [`PURGE_CHUNK`] items of `queue` with a sequence number from
+    /// `from` up to `upto` (`None`: the last one handed out so far).
+    Purge {
+        queue: String,
+        from: u64,
+        upto: Option<u64>,
+    },
     /// Persist and stop.
     Close,
 }
@@ -127,6 +137,13 @@ pub(crate) enum Reply {
     Appended(AppendOutcome),
     Enqueued(Vec<EnqueueOutcome>),
     Leased(Vec<QueueItem>),
+    /// A purge step: items removed, the bound it used, and where the next step starts
+    /// (`None`: done).
+    Purged {
+        removed: u64,
+        upto: u64,
+        next: Option<u64>,
+    },
 }
 
 /// A request with the caller's reply channel and its in-flight permit.
@@ -328,7 +345,9 @@ impl Writer {
                 Ok(()) => {
                     if let Err(e) = self.shared.engine.rotate_full_memtables() {
                         // The engine could not take the journal lock: its state is unknown.
-                        let _ = self.shared.poison(&format!("memtable rotation failed: {e}"));
+                        let _ = self
+                            .shared
+                            .poison(&format!("memtable rotation failed: {e}"));
                     }
                     let old = self
                         .shared
@@ -411,6 +430,7 @@ impl Writer {
                 error,
             } => self.nack(&queue, id, delay_ms, error),
             Request::DeadLetter { queue, id, reason } => self.dead_letter(&queue, id, reason),
+            Request::Purge { queue, from, upto } => self.purge_step(&queue, from, upto),
             Request::Close => Ok(Reply::Unit),
         };
         if result.is_err() {
@@ -889,6 +909,59 @@ impl Writer {
         self.seq_reserved = seq_reserved;
         self.cache_counts(pending);
         Ok(Reply::Enqueued(outcomes))
+    }
+
+    /// One step of a purge: removes the first [`PURGE_CHUNK`] items of `queue` with
+    /// sequence numbers from `from` up to `upto`, with their index entries, in one
+    /// commit. (Each step starts where the last one ended rather than at the start of
+    /// the queue, so it never walks over the tombstones the earlier steps left.)
+    fn purge_step(&mut self, queue: &str, from: u64, upto: Option<u64>) -> Result<Reply> {
+        validate_name(queue)?;
+        let upto = upto.unwrap_or(self.seq);
+        let shared = self.shared.clone();
+        let engine = &shared.engine;
+        let lo = codec::key_u64s(queue, &[from]);
+        let hi = codec::key_u64s(queue, &[upto]);
+        let mut found = Vec::new();
+        let mut next = None;
+        for guard in engine.ks(Ks::QMeta).range(lo..=hi) {
+            let (k, v) = guard.into_inner().map_err(unavailable)?;
+            let seq = codec::key_tail_u64(&k)?;
+            if found.len() == PURGE_CHUNK {
+                next = Some(seq);
+                break;
+            }
+            found.push((seq, ItemMeta::decode(&v)?));
+        }
+        if found.is_empty() {
+            return Ok(Reply::Purged {
+                removed: 0,
+                upto,
+                next: None,
+            });
+        }
+        let mut tx = Tx::new(engine);
+        let mut pending = Vec::new();
+        let (mut live, mut dead) = self.counts(&tx, &pending, queue)?;
+        for (seq, meta) in &found {
+            Self::unindex(&mut tx, queue, *seq, meta);
+            tx.del(Ks::QId, codec::key_id(queue, meta.id));
+            tx.del(Ks::QMeta, codec::key_u64s(queue, &[*seq]));
+            tx.del(Ks::QPay, codec::key_u64s(queue, &[*seq]));
+            if meta.slot == Slot::Dead {
+                dead = dead.saturating_sub(1);
+            } else {
+                live = live.saturating_sub(1);
+            }
+        }
+        Self::set_counts(&mut tx, &mut pending, queue, live, dead);
+        self.commit(tx)?;
+        self.cache_counts(pending);
+        Ok(Reply::Purged {
+            removed: found.len() as u64,
+            upto,
+            next,
+        })
     }
 
     /// Moves due entries of the waiting index (delays over, leases run out) to the

@@ -1135,6 +1135,67 @@ pub async fn mb_invalid_queue_names_are_rejected(store: &dyn Store) {
     }
 }
 
+/// `purge` removes every item of the queue in every state, returns how many, leaves
+/// other queues alone (even one whose name extends it), and frees the ids for reuse.
+pub async fn mb_purge_removes_every_state(store: &dyn Store) {
+    let q = "inbox.purge";
+    let items: Vec<NewItem> = (0..6).map(|i| item(q, &i.to_string())).collect();
+    let mut later = item(q, "later");
+    later.not_before_ms = Some(now_ms() + LONG_MS);
+    let other = item("inbox.purge.x", "other");
+    store
+        .enqueue(
+            items
+                .iter()
+                .cloned()
+                .chain([later, other.clone()])
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let leased = lease(store, q, 3, LONG_MS).await;
+    store.nack(q, leased[1].id, LONG_MS, None).await.unwrap();
+    store
+        .dead_letter(q, leased[2].id, "x".into())
+        .await
+        .unwrap();
+    assert_eq!(store.purge(q).await.unwrap(), 7);
+    assert_eq!(store.stats(q).await.unwrap(), QueueStats::default());
+    assert!(store.list(q, None, 10).await.unwrap().is_empty());
+    assert!(lease(store, q, 10, LONG_MS).await.is_empty());
+    assert_eq!(qget(store, q, items[0].id).await, None);
+    assert!(!store.ack(q, leased[0].id).await.unwrap());
+    assert_eq!(store.stats("inbox.purge.x").await.unwrap().ready, 1);
+    assert_eq!(
+        qget(store, "inbox.purge.x", other.id).await.unwrap().id,
+        other.id
+    );
+    // The ids are free again, and the queue works as before.
+    let again = enqueue_one(store, items[0].clone()).await;
+    assert!(again > 0);
+    assert_eq!(lease(store, q, 10, LONG_MS).await[0].id, items[0].id);
+    assert_eq!(store.purge(q).await.unwrap(), 1);
+    // Nothing left, nothing to do.
+    assert_eq!(store.purge(q).await.unwrap(), 0);
+    assert_eq!(store.purge("inbox.never-used").await.unwrap(), 0);
+    assert!(is_invalid(store.purge("a..b").await));
+}
+
+/// `purge` of a queue larger than any single batch a backend might use removes all of it.
+pub async fn mb_purge_large_queue(store: &dyn Store) {
+    let q = "inbox.purge-large";
+    const N: usize = 5_000;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(500) {
+        let batch = chunk.iter().map(|i| item(q, &i.to_string())).collect();
+        store.enqueue(batch).await.unwrap();
+    }
+    lease(store, q, 100, LONG_MS).await;
+    assert_eq!(store.stats(q).await.unwrap().total(), N as u64);
+    assert_eq!(store.purge(q).await.unwrap(), N as u64);
+    assert_eq!(store.stats(q).await.unwrap(), QueueStats::default());
+    assert!(store.list(q, None, 1).await.unwrap().is_empty());
+}
+
 /// Of many concurrent enqueues of one id exactly one is `Enqueued`; the rest are
 /// `Duplicate` of its seq.
 pub async fn mb_concurrent_enqueue_same_id_one_enqueued(store: &dyn Store) {
@@ -1294,6 +1355,8 @@ macro_rules! conformance_suite {
             mb_missing_items,
             mb_queues_are_isolated,
             mb_invalid_queue_names_are_rejected,
+            mb_purge_removes_every_state,
+            mb_purge_large_queue,
             mb_concurrent_enqueue_same_id_one_enqueued,
             mb_concurrent_leases_are_disjoint,
             mb_concurrent_enqueues_all_stored,

@@ -321,6 +321,11 @@ pub trait MailboxStore: Send + Sync {
     async fn get(&self, queue: &str, id: Uuid) -> Result<Option<QueueItem>>;
     /// Counts by state.
     async fn stats(&self, queue: &str) -> Result<QueueStats>;
+    /// Removes every item of `queue` that was enqueued before the call, in any state
+    /// (ready, delayed, leased or dead); items enqueued meanwhile stay. Their ids may be
+    /// enqueued again afterwards. Returns how many items were removed. (JetStream: a
+    /// stream purge filtered on the queue's subject, up to the stream's last sequence.)
+    async fn purge(&self, queue: &str) -> Result<u64>;
 }
 
 /// A complete backend: the three ports plus lifecycle.

@@ -311,24 +311,7 @@ impl Inbox {
         address: &Address,
         counted: bool,
     ) -> Result<u64, StorageFailure> {
-        let queue = inbox_queue(address);
-        let mut removed = 0u64;
-        loop {
-            let page = self.store.list(&queue, None, 1000).await?;
-            if page.is_empty() {
-                break;
-            }
-            let acks: Vec<_> = page.iter().map(|i| self.store.ack(&queue, i.id)).collect();
-            let results = futures::stream::iter(acks)
-                .buffer_unordered(64)
-                .collect::<Vec<_>>()
-                .await;
-            for r in results {
-                if r? {
-                    removed += 1;
-                }
-            }
-        }
+        let removed = self.store.purge(&inbox_queue(address)).await?;
         if counted {
             self.metrics.inbox_depth_add(-(removed as i64));
         }
