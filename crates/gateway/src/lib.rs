@@ -19,6 +19,7 @@ pub mod http;
 pub mod inbox;
 pub mod messaging;
 pub mod metrics;
+pub mod paging;
 mod secrets;
 pub mod server;
 mod status_book;

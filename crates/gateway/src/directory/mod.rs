@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 use crate::clock;
 use crate::inbox::Inbox;
+use crate::paging::{self, PageError};
 use crate::secrets::{self, API_KEY_PREFIX, WEBHOOK_SECRET_PREFIX};
 use crate::storage::{AGENT_KEYS, AGENTS, StorageFailure};
 use validate::PushTargetPolicy;
@@ -90,15 +91,9 @@ pub enum DirectoryError {
     /// The credential presented belongs to another agent.
     #[error("this API key belongs to another agent")]
     AccessDenied,
-    /// `limit` out of range.
-    #[error("limit must be an integer from 1 to {max}")]
-    InvalidLimit {
-        /// The largest limit accepted.
-        max: usize,
-    },
-    /// `cursor` is not one this gateway issued.
-    #[error("cursor is not valid")]
-    InvalidCursor,
+    /// `limit` or `cursor` is not acceptable.
+    #[error(transparent)]
+    Page(#[from] PageError),
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageFailure),
@@ -494,24 +489,13 @@ impl Directory {
         limit: Option<&str>,
         cursor: Option<&str>,
     ) -> Result<AgentPage, DirectoryError> {
-        let limit = match limit {
-            None => DEFAULT_PAGE,
-            Some(t) => t
-                .parse::<usize>()
+        let limit = paging::limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = paging::cursor(cursor, |c| {
+            URL_SAFE_NO_PAD
+                .decode(c)
                 .ok()
-                .filter(|n| (1..=MAX_PAGE).contains(n))
-                .ok_or(DirectoryError::InvalidLimit { max: MAX_PAGE })?,
-        };
-        let after = match cursor {
-            None | Some("") => None,
-            Some(c) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or(DirectoryError::InvalidCursor)?,
-            ),
-        };
+                .and_then(|b| String::from_utf8(b).ok())
+        })?;
         let snap = self.snapshot();
         let range = match &after {
             None => snap.by_name.range::<String, _>(..),

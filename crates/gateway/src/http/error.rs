@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::directory::DirectoryError;
 use crate::inbox::InboxError;
 use crate::messaging::MessagingError;
+use crate::paging::PageError;
 use crate::storage::StorageFailure;
 
 /// Why a request was not authorised.
@@ -84,6 +85,13 @@ pub(crate) struct ErrorInfo {
     pub details: Option<Value>,
 }
 
+fn page(p: &PageError) -> (StatusCode, &'static str) {
+    match p {
+        PageError::InvalidLimit { .. } => (StatusCode::BAD_REQUEST, "INVALID_LIMIT"),
+        PageError::InvalidCursor => (StatusCode::BAD_REQUEST, "INVALID_CURSOR"),
+    }
+}
+
 fn storage(s: &StorageFailure) -> (StatusCode, &'static str) {
     if s.is_unavailable() {
         (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
@@ -117,8 +125,7 @@ impl ApiError {
                 DirectoryError::AgentNotFound(_) => (S::NOT_FOUND, "AGENT_NOT_FOUND"),
                 DirectoryError::DomainNotFound { .. } => (S::NOT_FOUND, "DOMAIN_NOT_FOUND"),
                 DirectoryError::AccessDenied => (S::FORBIDDEN, "ACCESS_DENIED"),
-                DirectoryError::InvalidLimit { .. } => (S::BAD_REQUEST, "INVALID_LIMIT"),
-                DirectoryError::InvalidCursor => (S::BAD_REQUEST, "INVALID_CURSOR"),
+                DirectoryError::Page(p) => page(p),
                 DirectoryError::Storage(s) => storage(s),
             },
             ApiError::Messaging(e) => match e {
@@ -135,14 +142,12 @@ impl ApiError {
                 MessagingError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
                 MessagingError::MessageNotFound(_) => (S::NOT_FOUND, "MESSAGE_NOT_FOUND"),
                 MessagingError::InvalidRole(_) => (S::BAD_REQUEST, "INVALID_ROLE"),
-                MessagingError::InvalidLimit { .. } => (S::BAD_REQUEST, "INVALID_LIMIT"),
-                MessagingError::InvalidCursor => (S::BAD_REQUEST, "INVALID_CURSOR"),
+                MessagingError::Page(p) => page(p),
                 MessagingError::Storage(s) => storage(s),
             },
             ApiError::Inbox(e) => match e {
-                InboxError::InvalidLimit { .. } => (S::BAD_REQUEST, "INVALID_LIMIT"),
+                InboxError::Page(p) => page(p),
                 InboxError::InvalidWait { .. } => (S::BAD_REQUEST, "INVALID_WAIT"),
-                InboxError::InvalidCursor => (S::BAD_REQUEST, "INVALID_CURSOR"),
                 InboxError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
                 InboxError::MessageNotFound(_) => (S::NOT_FOUND, "MESSAGE_NOT_FOUND"),
                 InboxError::Storage(s) => storage(s),
@@ -164,9 +169,9 @@ impl ApiError {
                 Some(json!({ "recipients": recipients }))
             }
             ApiError::PayloadTooLarge { limit } => Some(json!({ "limit": limit })),
-            ApiError::Inbox(InboxError::InvalidLimit { max })
-            | ApiError::Directory(DirectoryError::InvalidLimit { max })
-            | ApiError::Messaging(MessagingError::InvalidLimit { max }) => {
+            ApiError::Inbox(InboxError::Page(PageError::InvalidLimit { max }))
+            | ApiError::Directory(DirectoryError::Page(PageError::InvalidLimit { max }))
+            | ApiError::Messaging(MessagingError::Page(PageError::InvalidLimit { max })) => {
                 Some(json!({ "max": max }))
             }
             ApiError::Inbox(InboxError::InvalidWait { max }) => Some(json!({ "max": max })),

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock;
 use crate::directory::AgentEntry;
 use crate::metrics::Metrics;
+use crate::paging::{self, PageError};
 use crate::status_book::{RecipientRecord, StatusBook};
 use crate::storage::{StorageFailure, inbox_queue};
 use waiters::Waiters;
@@ -31,21 +32,15 @@ use waiters::Waiters;
 /// Why an inbox request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
-    /// `limit` out of range or not a number.
-    #[error("limit must be an integer from 1 to {max}")]
-    InvalidLimit {
-        /// The largest limit accepted.
-        max: usize,
-    },
+    /// `limit` or `cursor` is not acceptable.
+    #[error(transparent)]
+    Page(#[from] PageError),
     /// `wait` out of range or not a number.
     #[error("wait must be an integer number of seconds from 0 to {max}")]
     InvalidWait {
         /// The longest wait accepted, in seconds.
         max: u64,
     },
-    /// `cursor` is not one this gateway issued.
-    #[error("cursor is not valid")]
-    InvalidCursor,
     /// The message id in the path is not a UUID.
     #[error("{0:?} is not a message id (a UUID)")]
     InvalidMessageId(String),
@@ -142,16 +137,11 @@ impl Inbox {
         owner: &AgentEntry,
         query: InboxQuery<'_>,
     ) -> Result<InboxPage, InboxError> {
-        let limit = match query.limit {
-            None => self.limits.default_limit,
-            Some(t) => t
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=self.limits.max_limit).contains(n))
-                .ok_or(InboxError::InvalidLimit {
-                    max: self.limits.max_limit,
-                })?,
-        };
+        let limit = paging::limit(
+            query.limit,
+            self.limits.default_limit,
+            self.limits.max_limit,
+        )?;
         let max_wait = self.limits.max_wait.as_secs();
         let wait = match query.wait {
             None => 0,
@@ -161,10 +151,7 @@ impl Inbox {
                 .filter(|n| *n <= max_wait)
                 .ok_or(InboxError::InvalidWait { max: max_wait })?,
         };
-        let after = match query.cursor {
-            None | Some("") => None,
-            Some(t) => Some(decode_cursor(t).ok_or(InboxError::InvalidCursor)?),
-        };
+        let after = paging::cursor(query.cursor, decode_cursor)?;
         let queue = inbox_queue(&owner.agent.address);
         if wait == 0 {
             return self.read_page(owner, &queue, after, limit).await;

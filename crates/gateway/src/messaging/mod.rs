@@ -54,6 +54,7 @@ use crate::delivery::job::PushJob;
 use crate::directory::{AgentEntry, Directory};
 use crate::inbox::Inbox;
 use crate::metrics::{Metrics, ModeLabel};
+use crate::paging::{self, PageError};
 use crate::status_book::{RecipientRecord, StatusBook};
 use crate::storage::{
     IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, PUSH_QUEUE, StorageFailure, inbox_queue,
@@ -113,15 +114,9 @@ pub enum MessagingError {
     /// `role` is not sent, received or all.
     #[error("role must be sent, received or all, not {0:?}")]
     InvalidRole(String),
-    /// `limit` out of range.
-    #[error("limit must be an integer from 1 to {max}")]
-    InvalidLimit {
-        /// The largest limit accepted.
-        max: usize,
-    },
-    /// `cursor` is not one this gateway issued.
-    #[error("cursor is not valid")]
-    InvalidCursor,
+    /// `limit` or `cursor` is not acceptable.
+    #[error(transparent)]
+    Page(#[from] PageError),
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageFailure),
@@ -842,25 +837,13 @@ impl Messaging {
             None => Role::All,
             Some(r) => Role::parse(r).ok_or_else(|| MessagingError::InvalidRole(r.to_string()))?,
         };
-        let limit = match limit {
-            None => DEFAULT_LIST_LIMIT,
-            Some(t) => t
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIST_LIMIT).contains(n))
-                .ok_or(MessagingError::InvalidLimit {
-                    max: MAX_LIST_LIMIT,
-                })?,
-        };
+        let limit = paging::limit(limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)?;
         let prefix = index::prefix(&agent.agent.address);
-        let mut after = match cursor {
-            None | Some("") => None,
-            Some(c) => {
-                let suffix = base64_decode(c).ok_or(MessagingError::InvalidCursor)?;
-                index::id_of(&suffix).ok_or(MessagingError::InvalidCursor)?;
-                Some(format!("{prefix}{suffix}"))
-            }
-        };
+        let mut after = paging::cursor(cursor, |c| {
+            let suffix = base64_decode(c)?;
+            index::id_of(&suffix)?;
+            Some(format!("{prefix}{suffix}"))
+        })?;
         let batch = (limit + 1).max(64);
         let mut picked: Vec<(MessageId, Timestamp)> = Vec::with_capacity(limit);
         let has_more;
