@@ -189,6 +189,21 @@ pub fn register_body(a: &RegisterArgs) -> Result<Value, ClientError> {
     Ok(Value::Object(body))
 }
 
+/// One admin API call on `/v1/admin/agents`, followed by the path segments `tail`.
+async fn agents_call(
+    c: &Client,
+    key: &str,
+    method: Method,
+    tail: &[&str],
+    query: &[(&str, String)],
+    body: Option<&Value>,
+) -> Result<client::Response, ClientError> {
+    let mut path = vec!["v1", "admin", "agents"];
+    path.extend_from_slice(tail);
+    c.call(method, &path, query, Auth::Admin(key), body, None)
+        .await
+}
+
 async fn register(
     g: &GlobalOpts,
     c: &Client,
@@ -196,16 +211,7 @@ async fn register(
     a: &RegisterArgs,
 ) -> Result<u8, ClientError> {
     let body = register_body(a)?;
-    let r = c
-        .call(
-            Method::POST,
-            &["v1", "admin", "agents"],
-            &[],
-            Auth::Admin(key),
-            Some(&body),
-            None,
-        )
-        .await?;
+    let r = agents_call(c, key, Method::POST, &[], &[], Some(&body)).await?;
     if g.json {
         r.print_raw();
         return Ok(exit::OK);
@@ -245,16 +251,7 @@ async fn list(g: &GlobalOpts, c: &Client, key: &str, a: &ListArgs) -> Result<u8,
         if let Some(cur) = &cursor {
             q.push(("cursor", cur.clone()));
         }
-        let r = c
-            .call(
-                Method::GET,
-                &["v1", "admin", "agents"],
-                &q,
-                Auth::Admin(key),
-                None,
-                None,
-            )
-            .await?;
+        let r = agents_call(c, key, Method::GET, &[], &q, None).await?;
         let page = r
             .body
             .get("agents")
@@ -353,16 +350,7 @@ pub fn describe_agent(agent: &Value) -> String {
 }
 
 async fn show(g: &GlobalOpts, c: &Client, key: &str, name: &str) -> Result<u8, ClientError> {
-    let r = c
-        .call(
-            Method::GET,
-            &["v1", "admin", "agents", name],
-            &[],
-            Auth::Admin(key),
-            None,
-            None,
-        )
-        .await?;
+    let r = agents_call(c, key, Method::GET, &[name], &[], None).await?;
     if g.json {
         r.print_raw();
     } else {
@@ -372,16 +360,7 @@ async fn show(g: &GlobalOpts, c: &Client, key: &str, name: &str) -> Result<u8, C
 }
 
 async fn unregister(g: &GlobalOpts, c: &Client, key: &str, name: &str) -> Result<u8, ClientError> {
-    let r = c
-        .call(
-            Method::DELETE,
-            &["v1", "admin", "agents", name],
-            &[],
-            Auth::Admin(key),
-            None,
-            None,
-        )
-        .await?;
+    let r = agents_call(c, key, Method::DELETE, &[name], &[], None).await?;
     if g.json {
         r.print_raw();
     } else {
@@ -395,16 +374,7 @@ async fn unregister(g: &GlobalOpts, c: &Client, key: &str, name: &str) -> Result
 }
 
 async fn rotate(g: &GlobalOpts, c: &Client, key: &str, name: &str) -> Result<u8, ClientError> {
-    let r = c
-        .call(
-            Method::POST,
-            &["v1", "admin", "agents", name, "rotate-key"],
-            &[],
-            Auth::Admin(key),
-            None,
-            None,
-        )
-        .await?;
+    let r = agents_call(c, key, Method::POST, &[name, "rotate-key"], &[], None).await?;
     if g.json {
         r.print_raw();
     } else {

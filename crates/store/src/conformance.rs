@@ -1019,11 +1019,16 @@ pub async fn mb_list_is_arrival_order_and_paged(store: &dyn Store) {
     assert_eq!(seen[2].payload, b("2"));
 }
 
-/// `stats` counts a queue's items by state.
-pub async fn mb_stats_count_by_state(store: &dyn Store) {
-    let q = "inbox.stats";
-    assert_eq!(store.stats(q).await.unwrap(), QueueStats::default());
-    let items: Vec<NewItem> = (0..5).map(|i| item(q, &i.to_string())).collect();
+/// Enqueues `ready` items and one delayed item into `q`, then leases three of the
+/// ready ones and of those puts the second back with a long delay and the third in
+/// the dead-letter state: every state at once. Returns the `ready` items as enqueued
+/// and the three leased.
+async fn fill_every_state(
+    store: &dyn Store,
+    q: &str,
+    ready: usize,
+) -> (Vec<NewItem>, Vec<QueueItem>) {
+    let items: Vec<NewItem> = (0..ready).map(|i| item(q, &i.to_string())).collect();
     let mut later = item(q, "later");
     later.not_before_ms = Some(now_ms() + LONG_MS);
     store
@@ -1036,6 +1041,14 @@ pub async fn mb_stats_count_by_state(store: &dyn Store) {
         .dead_letter(q, leased[2].id, "x".into())
         .await
         .unwrap();
+    (items, leased)
+}
+
+/// `stats` counts a queue's items by state.
+pub async fn mb_stats_count_by_state(store: &dyn Store) {
+    let q = "inbox.stats";
+    assert_eq!(store.stats(q).await.unwrap(), QueueStats::default());
+    let (items, leased) = fill_every_state(store, q, 5).await;
     let want = QueueStats {
         ready: 2,
         delayed: 2,
@@ -1139,26 +1152,9 @@ pub async fn mb_invalid_queue_names_are_rejected(store: &dyn Store) {
 /// other queues alone (even one whose name extends it), and frees the ids for reuse.
 pub async fn mb_purge_removes_every_state(store: &dyn Store) {
     let q = "inbox.purge";
-    let items: Vec<NewItem> = (0..6).map(|i| item(q, &i.to_string())).collect();
-    let mut later = item(q, "later");
-    later.not_before_ms = Some(now_ms() + LONG_MS);
+    let (items, leased) = fill_every_state(store, q, 6).await;
     let other = item("inbox.purge.x", "other");
-    store
-        .enqueue(
-            items
-                .iter()
-                .cloned()
-                .chain([later, other.clone()])
-                .collect(),
-        )
-        .await
-        .unwrap();
-    let leased = lease(store, q, 3, LONG_MS).await;
-    store.nack(q, leased[1].id, LONG_MS, None).await.unwrap();
-    store
-        .dead_letter(q, leased[2].id, "x".into())
-        .await
-        .unwrap();
+    enqueue_one(store, other.clone()).await;
     assert_eq!(store.purge(q).await.unwrap(), 7);
     assert_eq!(store.stats(q).await.unwrap(), QueueStats::default());
     assert!(store.list(q, None, 10).await.unwrap().is_empty());

@@ -199,18 +199,25 @@ async fn long_poll_wakes_on_a_send_and_times_out() {
     .await;
 }
 
+/// Registers bob and starts a 30-second long-poll of his empty inbox; returns the
+/// task that yields its status once it ends.
+async fn waiting_reader(g: &Gateway) -> tokio::task::JoinHandle<reqwest::Result<StatusCode>> {
+    let bob = g.register("bob").await;
+    let req = g.agent(
+        &bob,
+        Method::GET,
+        &format!("/v1/inbox/{}?wait=30", addr("bob")),
+    );
+    let reader = tokio::spawn(async move { req.send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    reader
+}
+
 #[tokio::test]
 async fn shutdown_ends_long_polls() {
     bounded(async {
         let mut g = Gateway::start().await;
-        let bob = g.register("bob").await;
-        let req = g.agent(
-            &bob,
-            Method::GET,
-            &format!("/v1/inbox/{}?wait=30", addr("bob")),
-        );
-        let reader = tokio::spawn(async move { req.send().await.map(|r| r.status()) });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let reader = waiting_reader(&g).await;
         let started = Instant::now();
         // What the server shell does on SIGTERM: begin, drain connections, shut down.
         g.app.begin_shutdown();
@@ -236,14 +243,7 @@ async fn shutdown_ends_long_polls() {
 async fn stopping_ends_long_polls() {
     bounded(async {
         let mut g = Gateway::start().await;
-        let bob = g.register("bob").await;
-        let req = g.agent(
-            &bob,
-            Method::GET,
-            &format!("/v1/inbox/{}?wait=30", addr("bob")),
-        );
-        let reader = tokio::spawn(async move { req.send().await.map(|r| r.status()) });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let reader = waiting_reader(&g).await;
         let started = Instant::now();
         g.stop().await;
         let status = reader.await.unwrap();
