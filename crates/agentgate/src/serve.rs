@@ -9,6 +9,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agentgate_gateway::config::Loaded;
 use agentgate_gateway::{server, telemetry};
 use anyhow::Context as _;
 use clap::Args;
@@ -41,6 +42,13 @@ pub fn run(g: &GlobalOpts, args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
     };
     telemetry::init(&loaded.config.logging)?;
+    let outcome = run_logged(loaded);
+    telemetry::shutdown();
+    outcome
+}
+
+/// Runs the gateway once logging is up; every log line is written before it returns.
+fn run_logged(loaded: Loaded) -> anyhow::Result<ExitCode> {
     match &loaded.file {
         Some(f) => info!(file = %f.display(), "configuration loaded"),
         None => info!("configuration loaded (no file)"),
@@ -97,6 +105,7 @@ impl Signals {
         tokio::spawn(async move {
             let second = self.next().await;
             warn!(signal = second, "second signal: exiting without waiting");
+            telemetry::shutdown();
             eprintln!("agentgate: {second} received twice; exiting immediately");
             std::process::exit(EXIT_FORCED);
         });

@@ -1,5 +1,12 @@
 //! Logging: one `tracing` subscriber for the process, to stderr, as JSON lines or text.
 //!
+//! Lines are formatted on the thread that logs and written by a dedicated thread
+//! (`agentgate-log`) through a 64 KiB buffer that is flushed whenever no more lines are
+//! waiting, so a busy gateway makes one `write` per batch of lines instead of one per
+//! line, and a slow log consumer never stalls a request until 128k lines are queued
+//! (then logging threads wait: lines are never dropped). [`shutdown`] flushes what is
+//! queued; after a `SIGKILL` the lines still queued are lost, as with any buffered log.
+//!
 //! The filter is `logging.level`: a level (`info`) or a full filter directive
 //! (`info,agentgate_gateway=debug`). A bare level applies to agentgate itself; the
 //! libraries beneath it (storage engine, HTTP, TLS) log at `warn` at most, because their
@@ -7,10 +14,20 @@
 //! written. The environment is not consulted (`RUST_LOG` has no effect); set
 //! `AGENTGATE_LOGGING__LEVEL` instead, like any other key.
 
+use std::io::BufWriter;
+use std::sync::Mutex;
+
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::{LogFormat, LoggingConfig};
+
+/// Size of the buffer between the log thread and stderr.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
+
+/// The log thread's guard: dropping it flushes the queued lines and stops the thread.
+static LOG_WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
 /// Installs the process-wide subscriber described by `config`.
 ///
@@ -20,9 +37,16 @@ pub fn init(config: &LoggingConfig) -> anyhow::Result<()> {
     let directives = filter_directives(&config.level);
     let filter = EnvFilter::try_new(&directives)
         .map_err(|e| anyhow::anyhow!("invalid logging.level {:?}: {e}", config.level))?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("agentgate-log")
+        .finish(BufWriter::with_capacity(
+            LOG_BUFFER_BYTES,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_span_events(FmtSpan::NONE)
         .with_target(true);
     let result = match config.format {
@@ -37,7 +61,16 @@ pub fn init(config: &LoggingConfig) -> anyhow::Result<()> {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    *LOG_WRITER.lock().unwrap_or_else(|p| p.into_inner()) = Some(guard);
+    Ok(())
+}
+
+/// Writes out every queued log line and stops the log thread. Call it last, before the
+/// process exits; lines logged afterwards are discarded.
+pub fn shutdown() {
+    let guard = LOG_WRITER.lock().unwrap_or_else(|p| p.into_inner()).take();
+    drop(guard);
 }
 
 /// Libraries whose logs are capped at `warn` under a bare level.
