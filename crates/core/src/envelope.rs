@@ -5,6 +5,7 @@
 //! validates it into an [`Envelope`], filling in the id and timestamp the gateway owns.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::address::{Address, AddressError};
@@ -19,6 +20,38 @@ pub const MAX_RECIPIENTS: usize = 1000;
 pub const MAX_SHORT_FIELD: usize = 1024;
 /// Most attachments one message may carry.
 pub const MAX_ATTACHMENTS: usize = 100;
+
+/// A JSON value kept as the text it arrived in: parsed only to check it is JSON, never
+/// built into a tree, and written back byte for byte. The payload and the signature
+/// block are carried like this because the gateway only passes them on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value as a tree (for code that inspects it).
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.0.get()).expect("raw JSON was checked when it was read")
+    }
+}
+
+impl PartialEq for RawJson {
+    /// Equal when the texts are equal (so `{"a":1}` and `{ "a": 1 }` differ).
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl From<&Value> for RawJson {
+    fn from(v: &Value) -> Self {
+        RawJson(serde_json::value::to_raw_value(v).expect("a JSON value serialises"))
+    }
+}
 
 /// An attachment reference (the content lives at `url`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,12 +92,12 @@ pub struct WireEnvelope {
     pub coordination: Option<Value>,
     /// Free header map.
     pub headers: Option<Map<String, Value>>,
-    /// Any JSON payload.
-    pub payload: Option<Value>,
+    /// Any JSON payload, kept as sent.
+    pub payload: Option<RawJson>,
     /// Attachment references.
     pub attachments: Option<Vec<Attachment>>,
     /// Signature block, kept as sent.
-    pub signature: Option<Value>,
+    pub signature: Option<RawJson>,
     /// Id of the message this answers.
     pub in_reply_to: Option<String>,
     /// Kind of reply, e.g. `workflow_response`.
@@ -99,15 +132,15 @@ pub struct Envelope {
     /// Headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<Map<String, Value>>,
-    /// Payload.
+    /// Payload, as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Value>,
+    pub payload: Option<RawJson>,
     /// Attachments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
-    /// Signature block.
+    /// Signature block, as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<Value>,
+    pub signature: Option<RawJson>,
     /// Id of the message this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<MessageId>,
@@ -366,7 +399,7 @@ mod tests {
     const NOW: Timestamp = Timestamp(1_767_323_045_678);
 
     fn wire(v: Value) -> WireEnvelope {
-        serde_json::from_value(v).unwrap()
+        serde_json::from_slice(&serde_json::to_vec(&v).unwrap()).unwrap()
     }
 
     fn ok(v: Value) -> Envelope {
@@ -482,5 +515,33 @@ mod tests {
         let text = serde_json::to_string(&e).unwrap();
         let back: Envelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn payload_and_signature_are_passed_on_byte_for_byte() {
+        // Numbers beyond f64 and their formatting survive too (a JSON tree would not
+        // keep them).
+        let body = br#"{"sender":"a@x.com","recipients":["b@x.com"],
+            "payload": { "text" : "caf\u00e9 \"q\"", "n" :1.50, "big":123456789012345678901234567890, "deep":[[{}]] },
+            "signature": {"alg":"ed25519" ,"sig":"AA=="}}"#;
+        let w: WireEnvelope = serde_json::from_slice(body).unwrap();
+        let e = Envelope::from_wire(w, NOW, [1; 10]).unwrap();
+        let payload = r#"{ "text" : "caf\u00e9 \"q\"", "n" :1.50, "big":123456789012345678901234567890, "deep":[[{}]] }"#;
+        assert_eq!(e.payload.as_ref().unwrap().get(), payload);
+        assert_eq!(e.payload.as_ref().unwrap().to_value()["n"], json!(1.5));
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.contains(&format!(r#""payload":{payload}"#)), "{text}");
+        assert!(text.contains(r#""signature":{"alg":"ed25519" ,"sig":"AA=="}"#));
+        // A null payload is no payload, as before.
+        let w: WireEnvelope = serde_json::from_slice(
+            br#"{"sender":"a@x.com","recipients":["b@x.com"],"payload":null}"#,
+        )
+        .unwrap();
+        assert!(
+            Envelope::from_wire(w, NOW, [1; 10])
+                .unwrap()
+                .payload
+                .is_none()
+        );
     }
 }

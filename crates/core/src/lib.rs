@@ -28,6 +28,6 @@ pub use address::{Address, AddressError, AgentName};
 pub use agent::{Agent, DeliveryMode};
 pub use delivery::{DeliveryStatus, MessageStatus};
 pub use domain::{Domain, DomainError};
-pub use envelope::{Envelope, EnvelopeError};
+pub use envelope::{Envelope, EnvelopeError, RawJson};
 pub use id::MessageId;
 pub use time::Timestamp;

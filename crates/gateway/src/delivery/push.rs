@@ -8,7 +8,7 @@
 //! far from its clock to stop replays.
 
 use agentgate_core::envelope::Attachment;
-use agentgate_core::{Address, Envelope, MessageId, Timestamp};
+use agentgate_core::{Address, Envelope, MessageId, RawJson, Timestamp};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -30,7 +30,7 @@ pub(crate) struct PushBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<&'a Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    payload: Option<&'a Value>,
+    payload: Option<&'a RawJson>,
     #[serde(skip_serializing_if = "<[Attachment]>::is_empty")]
     attachments: &'a [Attachment],
     #[serde(skip_serializing_if = "Option::is_none")]
