@@ -50,9 +50,9 @@ const ALL: [(Ks, &str); 11] = [
 ];
 
 /// Most journal bytes kept before memtables are flushed; bounds crash-recovery replay.
-const MAX_JOURNAL_BYTES: u64 = 64 << 20;
+const MAX_JOURNAL_BYTES: u64 = 128 << 20;
 /// Memtable size per keyspace.
-const MEMTABLE_BYTES: u64 = 16 << 20;
+const MEMTABLE_BYTES: u64 = 32 << 20;
 
 /// Tables in level 0 before they are merged into level 1 (fjall's default is 4). Our
 /// keys interleave (queue + sequence, address + time), so every merge rewrites most of

@@ -17,8 +17,8 @@
 //!   one, so a read never observes a write that a crash could still undo.
 //! - **Bounded memory.** Nothing is indexed in memory: items, events and entries live in
 //!   the engine, whose block cache is bounded by [`EmbeddedOptions::cache_mb`], plus
-//!   memtables (16 MiB per keyspace; all unflushed data is also in the journal, which is
-//!   capped at 64 MiB, so together they stay near that), a small per-queue scan hint and
+//!   memtables (32 MiB per keyspace; all unflushed data is also in the journal, which is
+//!   capped at 128 MiB, so together they stay near that), a small per-queue scan hint and
 //!   per-queue counters (both capped at 65,536 queues), and one record per bucket.
 //! - **Few reads on the commit thread.** As the only writer it keeps bucket revisions and
 //!   queue counters in memory instead of reading them back for every write; revisions
@@ -31,7 +31,7 @@
 //! - **A failed fsync poisons the store.** Nothing of that group is shown to readers,
 //!   its callers get `Unavailable`, and so does every later call until the directory is
 //!   reopened (what reached the disk is unknown; reopening recovers from the journal).
-//! - **Fast recovery.** At most 64 MiB of journal is kept before memtables are flushed,
+//! - **Fast recovery.** At most 128 MiB of journal is kept before memtables are flushed,
 //!   which bounds the replay after a crash.
 //!
 //! # Layout
@@ -92,7 +92,7 @@ const MAX_IN_FLIGHT: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddedOptions {
     /// Size of the engine's block cache, in MiB (default 64). Memory use is this plus
-    /// the memtables (bounded by the 64 MiB journal cap, usually far less), independent
+    /// the memtables (bounded by the 128 MiB journal cap, usually far less), independent
     /// of how much data is stored.
     pub cache_mb: u64,
 }
