@@ -58,11 +58,13 @@ pub(crate) enum StoreOp {
     Lease,
     QueueWrite,
     QueueRead,
+    /// Several writes in one round trip (`write_many`).
+    WriteMany,
     Other,
 }
 
 impl StoreOp {
-    const ALL: [StoreOp; 8] = [
+    const ALL: [StoreOp; 9] = [
         StoreOp::KvGet,
         StoreOp::KvWrite,
         StoreOp::KvScan,
@@ -70,6 +72,7 @@ impl StoreOp {
         StoreOp::Lease,
         StoreOp::QueueWrite,
         StoreOp::QueueRead,
+        StoreOp::WriteMany,
         StoreOp::Other,
     ];
 
@@ -82,6 +85,7 @@ impl StoreOp {
             StoreOp::Lease => "lease",
             StoreOp::QueueWrite => "queue_write",
             StoreOp::QueueRead => "queue_read",
+            StoreOp::WriteMany => "write_many",
             StoreOp::Other => "other",
         }
     }
@@ -151,7 +155,7 @@ pub struct Metrics {
     failed: Family<Labels1, Counter>,
     inbox_depth: Gauge,
     push_attempts: [Counter; 5],
-    store_ops: [Histogram; 8],
+    store_ops: [Histogram; 9],
     amtp_messages: Family<Labels1, Counter>,
     amtp_in_flight: Gauge,
     amtp_delivery_duration: [Histogram; 2],

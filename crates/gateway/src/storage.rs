@@ -20,7 +20,7 @@ use agentgate_core::Address;
 use agentgate_store::{
     AppendOutcome, BucketConfig, EnqueueOutcome, EventStore, ExpectedVersion, KvEntry, KvStore,
     MailboxStore, NewEvent, NewItem, QueueItem, QueueStats, RecordedEvent, Snapshot, Store,
-    StoreError, escape_token,
+    StoreError, Write, Written, escape_token,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -234,6 +234,10 @@ impl Store for TimedStore {
     }
     async fn close(&self) -> R<()> {
         self.timed(StoreOp::Other, self.inner.close()).await
+    }
+    async fn write_many(&self, writes: Vec<Write>) -> R<Vec<R<Written>>> {
+        self.timed(StoreOp::WriteMany, self.inner.write_many(writes))
+            .await
     }
 }
 

@@ -73,7 +73,7 @@ use std::thread::JoinHandle;
 use agentgate_store::{
     AppendOutcome, BucketConfig, EnqueueOutcome, EventStore, ExpectedVersion, KvEntry, KvStore,
     MailboxStore, NewEvent, NewItem, QueueItem, QueueStats, RecordedEvent, Result, Snapshot, Store,
-    StoreError, validate_name,
+    StoreError, Write, Written, validate_name,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -334,8 +334,38 @@ fn unexpected(reply: &Reply) -> StoreError {
         Reply::Enqueued(_) => "enqueue",
         Reply::Leased(_) => "lease",
         Reply::Purged { .. } => "purge",
+        Reply::Many(_) => "many",
     };
     StoreError::Unavailable(format!("internal error: unexpected {kind} reply"))
+}
+
+/// The commit-thread request for one write of [`Store::write_many`] after the checks
+/// the single call makes; `None` for an enqueue of nothing (nothing to do).
+fn many_request(w: Write) -> Result<Option<Request>> {
+    match w {
+        Write::Put { bucket, key, value } => kv_request(bucket, key, value, KvMode::Put).map(Some),
+        Write::Create { bucket, key, value } => {
+            kv_request(bucket, key, value, KvMode::Create).map(Some)
+        }
+        Write::Enqueue(items) => {
+            for item in &items {
+                validate_name(&item.queue)?;
+            }
+            Ok((!items.is_empty()).then_some(Request::Enqueue(items)))
+        }
+    }
+}
+
+/// A KV write request, names checked.
+fn kv_request(bucket: String, key: String, value: Bytes, mode: KvMode) -> Result<Request> {
+    validate_name(&bucket)?;
+    validate_name(&key)?;
+    Ok(Request::KvWrite {
+        bucket,
+        key,
+        value,
+        mode,
+    })
 }
 
 fn bytes(v: &[u8]) -> Bytes {
@@ -456,14 +486,7 @@ impl KvStore for EmbeddedStore {
 
 impl EmbeddedStore {
     async fn kv_write(&self, bucket: &str, key: &str, value: Bytes, mode: KvMode) -> Result<u64> {
-        validate_name(bucket)?;
-        validate_name(key)?;
-        let req = Request::KvWrite {
-            bucket: bucket.into(),
-            key: key.into(),
-            value,
-            mode,
-        };
+        let req = kv_request(bucket.into(), key.into(), value, mode)?;
         match self.write(req).await? {
             Reply::Revision(r) => Ok(r),
             r => Err(unexpected(&r)),
@@ -802,6 +825,41 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+
+    /// One request to the commit thread for all the writes (the single calls would be
+    /// one each), after the same checks the single calls make.
+    async fn write_many(&self, writes: Vec<Write>) -> Result<Vec<Result<Written>>> {
+        let mut out: Vec<Option<Result<Written>>> = Vec::with_capacity(writes.len());
+        let mut reqs = Vec::with_capacity(writes.len());
+        for w in writes {
+            match many_request(w) {
+                Ok(Some(req)) => {
+                    out.push(None);
+                    reqs.push(req);
+                }
+                Ok(None) => out.push(Some(Ok(Written::Enqueued(Vec::new())))),
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        if !reqs.is_empty() {
+            let sent = reqs.len();
+            let replies = match self.write(Request::Many(reqs)).await? {
+                Reply::Many(r) if r.len() == sent => r,
+                r => return Err(unexpected(&r)),
+            };
+            let mut replies = replies.into_iter();
+            for slot in out.iter_mut().filter(|s| s.is_none()) {
+                *slot = replies.next().map(|r| {
+                    r.and_then(|reply| match reply {
+                        Reply::Revision(v) => Ok(Written::Revision(v)),
+                        Reply::Enqueued(o) => Ok(Written::Enqueued(o)),
+                        other => Err(unexpected(&other)),
+                    })
+                });
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     async fn close(&self) -> Result<()> {

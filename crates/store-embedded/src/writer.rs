@@ -109,6 +109,9 @@ pub(crate) enum Request {
         from: u64,
         upto: Option<u64>,
     },
+    /// Independent requests in one round trip, each executed (and failing) on its own;
+    /// answered with [`Reply::Many`]. Never nested, never holds `Close`.
+    Many(Vec<Request>),
     /// Persist and stop.
     Close,
 }
@@ -124,6 +127,7 @@ impl Request {
                 .sum(),
             Request::SaveSnapshot { snapshot, .. } => snapshot.state.len() + 64,
             Request::Enqueue(items) => items.iter().map(|i| i.payload.len() + 128).sum(),
+            Request::Many(reqs) => reqs.iter().map(Request::approx_bytes).sum(),
             _ => 64,
         }
     }
@@ -144,6 +148,8 @@ pub(crate) enum Reply {
         upto: u64,
         next: Option<u64>,
     },
+    /// The replies of a [`Request::Many`], in order.
+    Many(Vec<Result<Reply>>),
 }
 
 /// A request with the caller's reply channel and its in-flight permit.
@@ -435,6 +441,9 @@ impl Writer {
             } => self.nack(&queue, id, delay_ms, error),
             Request::DeadLetter { queue, id, reason } => self.dead_letter(&queue, id, reason),
             Request::Purge { queue, from, upto } => self.purge_step(&queue, from, upto),
+            Request::Many(reqs) => Ok(Reply::Many(
+                reqs.into_iter().map(|r| self.exec(r)).collect(),
+            )),
             Request::Close => Ok(Reply::Unit),
         };
         if result.is_err() {

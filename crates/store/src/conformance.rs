@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::{
     BucketConfig, EnqueueOutcome, ExpectedVersion, ItemState, KvStore, MailboxStore, NewEvent,
-    NewItem, QueueItem, QueueStats, Snapshot, Store, StoreError,
+    NewItem, QueueItem, QueueStats, Snapshot, Store, StoreError, Write, Written,
 };
 
 /// How long "eventually" waits before a test fails.
@@ -1252,6 +1252,100 @@ pub async fn mb_concurrent_enqueues_all_stored(store: &dyn Store) {
 // =======================================================================================
 // Lifecycle
 
+/// `write_many` runs each write as the single call would, independently: a `create` of
+/// an existing key fails alone, an invalid name fails alone, the other writes happen;
+/// results come back in order and every write that succeeded is durable and visible.
+pub async fn store_write_many_writes_stand_alone(store: &dyn Store) {
+    bucket(store, "wm", None).await;
+    let taken = store.create("wm", "taken", b("old")).await.unwrap();
+    let already = item("wm-q", "first");
+    store.enqueue(vec![already.clone()]).await.unwrap();
+    let fresh = item("wm-q", "second");
+    let results = store
+        .write_many(vec![
+            Write::Create {
+                bucket: "wm".into(),
+                key: "new".into(),
+                value: b("n"),
+            },
+            Write::Create {
+                bucket: "wm".into(),
+                key: "taken".into(),
+                value: b("ignored"),
+            },
+            Write::Put {
+                bucket: "wm".into(),
+                key: "bad key".into(),
+                value: b("x"),
+            },
+            Write::Enqueue(vec![already.clone(), fresh.clone()]),
+            Write::Put {
+                bucket: "wm".into(),
+                key: "put".into(),
+                value: b("p"),
+            },
+            Write::Enqueue(Vec::new()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 6);
+    let Ok(Written::Revision(created)) = results[0] else {
+        panic!("create: {:?}", results[0]);
+    };
+    assert!(created > taken);
+    assert_eq!(results[1], Err(StoreError::AlreadyExists(taken)));
+    assert!(
+        matches!(results[2], Err(StoreError::InvalidArgument(_))),
+        "{:?}",
+        results[2]
+    );
+    let Ok(Written::Enqueued(outcomes)) = &results[3] else {
+        panic!("enqueue: {:?}", results[3]);
+    };
+    assert!(matches!(outcomes[0], EnqueueOutcome::Duplicate(_)));
+    assert!(matches!(outcomes[1], EnqueueOutcome::Enqueued(_)));
+    let Ok(Written::Revision(put)) = results[4] else {
+        panic!("put: {:?}", results[4]);
+    };
+    assert!(put > created);
+    assert_eq!(results[5], Ok(Written::Enqueued(Vec::new())));
+
+    assert_eq!(kget(store, "wm", "new").await.unwrap().value, b("n"));
+    assert_eq!(kget(store, "wm", "taken").await.unwrap().value, b("old"));
+    assert_eq!(kget(store, "wm", "put").await.unwrap().revision, put);
+    assert_eq!(
+        qget(store, "wm-q", fresh.id).await.unwrap().payload,
+        b("second")
+    );
+    assert_eq!(store.stats("wm-q").await.unwrap().total(), 2);
+    assert_eq!(store.write_many(Vec::new()).await.unwrap(), Vec::new());
+}
+
+/// Concurrent `write_many` calls creating the same key: exactly one wins.
+pub async fn store_write_many_concurrent_creates_have_one_winner(store: &dyn Store) {
+    bucket(store, "wm-race", None).await;
+    let calls = (0..16).map(|i| {
+        store.write_many(vec![Write::Create {
+            bucket: "wm-race".into(),
+            key: "k".into(),
+            value: b(&i.to_string()),
+        }])
+    });
+    let results = join_all(calls).await;
+    let winners = results
+        .iter()
+        .filter(|r| matches!(r.as_ref().unwrap()[0], Ok(Written::Revision(_))))
+        .count();
+    assert_eq!(winners, 1);
+    for r in &results {
+        let r = &r.as_ref().unwrap()[0];
+        assert!(
+            matches!(r, Ok(_) | Err(StoreError::AlreadyExists(_))),
+            "{r:?}"
+        );
+    }
+}
+
 /// `check` succeeds on an open store.
 pub async fn store_check_succeeds(store: &dyn Store) {
     store.check().await.expect("check");
@@ -1358,6 +1452,8 @@ macro_rules! conformance_suite {
             mb_concurrent_enqueues_all_stored,
             store_check_succeeds,
             store_close_rejects_writes,
+            store_write_many_writes_stand_alone,
+            store_write_many_concurrent_creates_have_one_winner,
         );
     };
     (@tests $factory:expr; $($name:ident),+ $(,)?) => {

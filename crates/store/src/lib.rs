@@ -14,7 +14,8 @@
 //! **Durability contract:** every mutating call returns `Ok` only once its effect is
 //! durable (fsync'd on the embedded backend, replicated on JetStream). Backends batch
 //! concurrent calls into one commit (group commit), so callers should issue independent
-//! writes concurrently rather than one after another.
+//! writes concurrently rather than one after another, or together in one
+//! [`Store::write_many`] call.
 //!
 //! **Names:** bucket names, keys, stream names and queue names are made of tokens of
 //! `[A-Za-z0-9_=-]` separated by single dots (JetStream's subject rules). Use
@@ -328,6 +329,54 @@ pub trait MailboxStore: Send + Sync {
     async fn purge(&self, queue: &str) -> Result<u64>;
 }
 
+/// One write of a [`Store::write_many`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// As [`KvStore::put`].
+    Put {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Bytes,
+    },
+    /// As [`KvStore::create`].
+    Create {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Bytes,
+    },
+    /// As [`MailboxStore::enqueue`] (its items all or nothing, as there).
+    Enqueue(Vec<NewItem>),
+}
+
+/// What one write of a [`Store::write_many`] call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// A `Put` or `Create`: the entry's new revision.
+    Revision(u64),
+    /// An `Enqueue`: one outcome per item.
+    Enqueued(Vec<EnqueueOutcome>),
+}
+
+/// One write of [`Store::write_many`] as the single call.
+async fn write_one<S: KvStore + MailboxStore + ?Sized>(store: &S, write: Write) -> Result<Written> {
+    match write {
+        Write::Put { bucket, key, value } => {
+            store.put(&bucket, &key, value).await.map(Written::Revision)
+        }
+        Write::Create { bucket, key, value } => store
+            .create(&bucket, &key, value)
+            .await
+            .map(Written::Revision),
+        Write::Enqueue(items) => store.enqueue(items).await.map(Written::Enqueued),
+    }
+}
+
 /// A complete backend: the three ports plus lifecycle.
 #[async_trait]
 pub trait Store: KvStore + EventStore + MailboxStore + Send + Sync + 'static {
@@ -335,4 +384,17 @@ pub trait Store: KvStore + EventStore + MailboxStore + Send + Sync + 'static {
     async fn check(&self) -> Result<()>;
     /// Makes everything written so far durable and stops accepting writes.
     async fn close(&self) -> Result<()>;
+
+    /// Runs independent writes in one round trip. Each succeeds or fails on its own,
+    /// exactly as the single call would (no atomicity across writes; a later write does
+    /// not see whether an earlier one failed), and the call returns when all are
+    /// durable, with one result per write, in order. The outer error is for the call as
+    /// a whole (the store closed). (JetStream: the publishes pipelined, then awaited.)
+    ///
+    /// The default runs the single calls concurrently; a backend with a commit queue
+    /// sends them as one request.
+    async fn write_many(&self, writes: Vec<Write>) -> Result<Vec<Result<Written>>> {
+        // Started together so they share the backend's group commit.
+        Ok(futures::future::join_all(writes.into_iter().map(|w| write_one(self, w))).await)
+    }
 }

@@ -9,8 +9,8 @@
 //!    (`delivered` into its pull inbox, or `queued` for push); otherwise it fails with
 //!    `AGENT_UNKNOWN`, `SCHEMA_NOT_SUPPORTED` or `FEDERATION_UNAVAILABLE`. When nobody
 //!    can take it, nothing is written and the submission is refused (422).
-//! 3. **One durable round**, all writes concurrent (the store group-commits them):
-//!    create the message record (keyed by message id; create-if-absent), create the
+//! 3. **One durable round**, all writes in one `Store::write_many` call (one request
+//!    to the store, one group commit): create the message record (keyed by message id; create-if-absent), create the
 //!    idempotency record when the envelope has an `idempotency_key` (sender + key →
 //!    message id), enqueue every inbox copy and push job in one atomic enqueue, and put
 //!    the sent/received index entries.
@@ -43,7 +43,9 @@ use agentgate_codec::amtp::{DecodeError, Limits, decode_envelope};
 use agentgate_core::{
     Address, DeliveryStatus, Envelope, EnvelopeError, MessageId, MessageStatus, Timestamp,
 };
-use agentgate_store::{EnqueueOutcome, KvStore, NewItem, Store, StoreError, escape_token};
+use agentgate_store::{
+    EnqueueOutcome, KvStore, NewItem, Store, StoreError, Write, Written, escape_token,
+};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::Serialize;
@@ -378,13 +380,32 @@ impl Messaging {
         // One durable round: the records and the deliveries are written together. In
         // the rare case that a record already exists (a repeat, an id conflict), the
         // speculative deliveries are resolved below.
-        let nobody_moved_on = HashMap::new();
-        let (created, placed) = tokio::join!(
-            self.create_records(&id_key, &record, idem.as_deref()),
-            self.place(&record, &nobody_moved_on),
-        );
-        let placed = placed?;
-        let (msg_res, idem_res) = created;
+        let mut writes = Vec::with_capacity(record.header.recipients.len() + 4);
+        writes.push(Write::Create {
+            bucket: MESSAGES.to_string(),
+            key: id_key.clone(),
+            value: record.bytes(),
+        });
+        if let Some(k) = &idem {
+            writes.push(Write::Create {
+                bucket: IDEMPOTENCY.to_string(),
+                key: k.clone(),
+                value: Bytes::from(id_key.clone()),
+            });
+        }
+        let (placement_writes, placed) = Self::placement(&record, &HashMap::new());
+        writes.extend(placement_writes);
+        let mut results = self.store.write_many(writes).await?.into_iter();
+        let mut revision = || match results.next() {
+            Some(Ok(Written::Revision(r))) => Ok(r),
+            Some(Ok(_)) | None => Err(StoreError::Unavailable(
+                "store answered a create with something else".into(),
+            )),
+            Some(Err(e)) => Err(e),
+        };
+        let msg_res = revision();
+        let idem_res = idem.as_ref().map(|_| revision());
+        let placed = Self::placed(placed, results)?;
         if msg_res.is_ok() && idem_res.as_ref().is_none_or(|r| r.is_ok()) {
             return Ok(self.accepted(record, &placed));
         }
@@ -652,12 +673,24 @@ impl Messaging {
     }
 
     /// Enqueues the inbox copies and push jobs of every accepted recipient not in
-    /// `moved_on` (one atomic enqueue), concurrently with the index entries.
+    /// `moved_on` (one atomic enqueue) and puts the index entries, in one round trip.
     async fn place(
         &self,
         record: &MessageRecord,
         moved_on: &HashMap<String, RecipientRecord>,
     ) -> Result<Placement, StorageFailure> {
+        let (writes, placed) = Self::placement(record, moved_on);
+        let results = self.store.write_many(writes).await?;
+        Self::placed(placed, results.into_iter())
+    }
+
+    /// The writes that place `record`'s deliveries (see [`Messaging::place`]): the
+    /// enqueue first when there is anything to enqueue, then the index puts; and what
+    /// the enqueue places, item by item.
+    fn placement(
+        record: &MessageRecord,
+        moved_on: &HashMap<String, RecipientRecord>,
+    ) -> (Vec<Write>, Vec<Placed>) {
         let header = &record.header;
         let id = header.message_id;
         let envelope = record.envelope_json();
@@ -714,26 +747,41 @@ impl Messaging {
             *flags.entry(&r.address).or_default() |= index::RECEIVED;
         }
         let suffix = index::suffix(header.accepted_at, &id);
-        let index_keys: Vec<(String, u8)> = flags
-            .into_iter()
-            .map(|(a, f)| (format!("{}{suffix}", index::prefix(a)), f))
-            .collect();
+        let mut writes = Vec::with_capacity(flags.len() + 1);
+        if !items.is_empty() {
+            writes.push(Write::Enqueue(items));
+        }
+        writes.extend(flags.into_iter().map(|(a, f)| Write::Put {
+            bucket: MESSAGE_INDEX.to_string(),
+            key: format!("{}{suffix}", index::prefix(a)),
+            value: Bytes::from(vec![f]),
+        }));
+        (writes, placed)
+    }
 
-        let enqueue = async {
-            if items.is_empty() {
-                Ok(Vec::new())
-            } else {
-                self.store.enqueue(items).await
+    /// What the writes of [`Messaging::placement`] placed, from their results; the
+    /// first failure if any failed.
+    fn placed(
+        mut placed: Vec<Placed>,
+        mut results: impl Iterator<Item = Result<Written, StoreError>>,
+    ) -> Result<Placement, StorageFailure> {
+        if !placed.is_empty() {
+            let outcomes = match results.next() {
+                Some(Ok(Written::Enqueued(o))) if o.len() == placed.len() => o,
+                Some(Err(e)) => return Err(e.into()),
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "store answered an enqueue with something else".into(),
+                    )
+                    .into());
+                }
+            };
+            for (p, outcome) in placed.iter_mut().zip(outcomes) {
+                p.enqueued = matches!(outcome, EnqueueOutcome::Enqueued(_));
             }
-        };
-        let index_writes = futures::future::try_join_all(
-            index_keys
-                .iter()
-                .map(|(k, f)| self.store.put(MESSAGE_INDEX, k, Bytes::from(vec![*f]))),
-        );
-        let (outcomes, _) = tokio::try_join!(enqueue, index_writes)?;
-        for (p, outcome) in placed.iter_mut().zip(outcomes) {
-            p.enqueued = matches!(outcome, EnqueueOutcome::Enqueued(_));
+        }
+        for r in results {
+            r?;
         }
         Ok(Placement { items: placed })
     }

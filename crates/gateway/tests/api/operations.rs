@@ -83,7 +83,8 @@ async fn metrics_count_what_happened() {
         has("amtp_errors_total{code=\"AGENT_UNKNOWN\"}", 1.0);
         has("amtp_messages_in_flight", 0.0);
         has("amtp_delivery_duration_seconds_count{mode=\"pull\"}", 3.0);
-        assert!(sample(&text, "agentgate_store_operation_duration_seconds_count{op=\"enqueue\"}").unwrap() >= 3.0);
+        // Each accepted message is one `write_many` round trip.
+        assert!(sample(&text, "agentgate_store_operation_duration_seconds_count{op=\"write_many\"}").unwrap() >= 3.0);
         assert!(sample(&text, "agentgate_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/messages\"}").unwrap() >= 4.0);
         assert!(!text.contains(&addr("bob")), "no raw paths as labels");
         assert!(text.trim_end().ends_with("# EOF"));
