@@ -398,3 +398,6 @@ pub trait Store: KvStore + EventStore + MailboxStore + Send + Sync + 'static {
         Ok(futures::future::join_all(writes.into_iter().map(|w| write_one(self, w))).await)
     }
 }
+
+#[cfg(test)]
+mod write_many_tests;
