@@ -10,10 +10,10 @@
 //!    `AGENT_UNKNOWN`, `SCHEMA_NOT_SUPPORTED` or `FEDERATION_UNAVAILABLE`. When nobody
 //!    can take it, nothing is written and the submission is refused (422).
 //! 3. **One durable round**, all writes in one `Store::write_many` call (one request
-//!    to the store, one group commit): create the message record (keyed by message id; create-if-absent), create the
-//!    idempotency record when the envelope has an `idempotency_key` (sender + key →
-//!    message id), enqueue every inbox copy and push job in one atomic enqueue, and put
-//!    the sent/received index entries.
+//!    to the store, one group commit): create the message record (keyed by message
+//!    id; create-if-absent), create the idempotency record when the envelope has an
+//!    `idempotency_key` (sender + key → message id), enqueue every inbox copy and push
+//!    job in one atomic enqueue, and put the sent/received index entries.
 //! 4. When both creates succeeded — the normal case — answer from the record's
 //!    recipient outcomes. When a record already existed (a repeat, or another sender's
 //!    id), `Messaging::resolve` decides what this submission is, and the deliveries
