@@ -47,12 +47,6 @@ impl PartialEq for RawJson {
     }
 }
 
-impl From<&Value> for RawJson {
-    fn from(v: &Value) -> Self {
-        RawJson(serde_json::value::to_raw_value(v).expect("a JSON value serialises"))
-    }
-}
-
 /// An attachment reference (the content lives at `url`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attachment {

@@ -347,13 +347,16 @@ fn many_request(w: Write) -> Result<Option<Request>> {
         Write::Create { bucket, key, value } => {
             kv_request(bucket, key, value, KvMode::Create).map(Some)
         }
-        Write::Enqueue(items) => {
-            for item in &items {
-                validate_name(&item.queue)?;
-            }
-            Ok((!items.is_empty()).then_some(Request::Enqueue(items)))
-        }
+        Write::Enqueue(items) => enqueue_request(items),
     }
+}
+
+/// An enqueue request, queue names checked; `None` when there is nothing to enqueue.
+fn enqueue_request(items: Vec<NewItem>) -> Result<Option<Request>> {
+    for item in &items {
+        validate_name(&item.queue)?;
+    }
+    Ok((!items.is_empty()).then_some(Request::Enqueue(items)))
 }
 
 /// A KV write request, names checked.
@@ -624,13 +627,10 @@ fn queue_item(
 #[async_trait]
 impl MailboxStore for EmbeddedStore {
     async fn enqueue(&self, items: Vec<NewItem>) -> Result<Vec<EnqueueOutcome>> {
-        for item in &items {
-            validate_name(&item.queue)?;
-        }
-        if items.is_empty() {
+        let Some(req) = enqueue_request(items)? else {
             return Ok(Vec::new());
-        }
-        match self.write(Request::Enqueue(items)).await? {
+        };
+        match self.write(req).await? {
             Reply::Enqueued(o) => Ok(o),
             r => Err(unexpected(&r)),
         }

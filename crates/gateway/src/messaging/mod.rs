@@ -380,31 +380,11 @@ impl Messaging {
         // One durable round: the records and the deliveries are written together. In
         // the rare case that a record already exists (a repeat, an id conflict), the
         // speculative deliveries are resolved below.
-        let mut writes = Vec::with_capacity(record.header.recipients.len() + 4);
-        writes.push(Write::Create {
-            bucket: MESSAGES.to_string(),
-            key: id_key.clone(),
-            value: record.bytes(),
-        });
-        if let Some(k) = &idem {
-            writes.push(Write::Create {
-                bucket: IDEMPOTENCY.to_string(),
-                key: k.clone(),
-                value: Bytes::from(id_key.clone()),
-            });
-        }
+        let mut writes = Self::record_writes(&id_key, &record, idem.as_deref());
         let (placement_writes, placed) = Self::placement(&record, &HashMap::new());
         writes.extend(placement_writes);
         let mut results = self.store.write_many(writes).await?.into_iter();
-        let mut revision = || match results.next() {
-            Some(Ok(Written::Revision(r))) => Ok(r),
-            Some(Ok(_)) | None => Err(StoreError::Unavailable(
-                "store answered a create with something else".into(),
-            )),
-            Some(Err(e)) => Err(e),
-        };
-        let msg_res = revision();
-        let idem_res = idem.as_ref().map(|_| revision());
+        let (msg_res, idem_res) = Self::record_results(&mut results, idem.is_some());
         let placed = Self::placed(placed, results)?;
         if msg_res.is_ok() && idem_res.as_ref().is_none_or(|r| r.is_ok()) {
             return Ok(self.accepted(record, &placed));
@@ -532,20 +512,46 @@ impl Messaging {
         record: &MessageRecord,
         idem: Option<&str>,
     ) -> (Result<u64, StoreError>, Option<Result<u64, StoreError>>) {
-        match idem {
-            None => (
-                self.store.create(MESSAGES, id_key, record.bytes()).await,
-                None,
-            ),
-            Some(k) => {
-                let (i, m) = tokio::join!(
-                    self.store
-                        .create(IDEMPOTENCY, k, Bytes::from(id_key.to_string())),
-                    self.store.create(MESSAGES, id_key, record.bytes()),
-                );
-                (m, Some(i))
-            }
+        let writes = Self::record_writes(id_key, record, idem);
+        match self.store.write_many(writes).await {
+            Ok(results) => Self::record_results(&mut results.into_iter(), idem.is_some()),
+            Err(e) => (Err(e.clone()), idem.map(|_| Err(e))),
         }
+    }
+
+    /// The creates of the message record and, with an idempotency key, the
+    /// idempotency record, in that order.
+    fn record_writes(id_key: &str, record: &MessageRecord, idem: Option<&str>) -> Vec<Write> {
+        let mut writes = vec![Write::Create {
+            bucket: MESSAGES.to_string(),
+            key: id_key.to_string(),
+            value: record.bytes(),
+        }];
+        if let Some(k) = idem {
+            writes.push(Write::Create {
+                bucket: IDEMPOTENCY.to_string(),
+                key: k.to_string(),
+                value: Bytes::from(id_key.to_string()),
+            });
+        }
+        writes
+    }
+
+    /// The results of [`Messaging::record_writes`]' creates (message, idempotency),
+    /// taken from the front of `results`.
+    fn record_results(
+        results: &mut impl Iterator<Item = Result<Written, StoreError>>,
+        idem: bool,
+    ) -> (Result<u64, StoreError>, Option<Result<u64, StoreError>>) {
+        let mut revision = || match results.next() {
+            Some(Ok(Written::Revision(r))) => Ok(r),
+            Some(Ok(_)) | None => Err(StoreError::Unavailable(
+                "store answered a create with something else".into(),
+            )),
+            Some(Err(e)) => Err(e),
+        };
+        let msg = revision();
+        (msg, idem.then(revision))
     }
 
     /// Decides what a submission whose record creation met existing records is, from
