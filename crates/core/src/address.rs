@@ -83,10 +83,43 @@ impl fmt::Display for AgentName {
 }
 
 /// A validated `local@domain` address.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// The canonical text (`local@domain`, the domain lower-cased) is kept whole, so that
+/// displaying, serializing and building keys from an address copy one string rather
+/// than format two. Addresses order by local part, then domain.
+#[derive(Clone, Debug)]
 pub struct Address {
-    local: String,
+    /// `local@domain`.
+    text: String,
+    /// The position of the `@` in `text`.
+    at: usize,
     domain: Domain,
+}
+
+impl PartialEq for Address {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Address {}
+
+impl std::hash::Hash for Address {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+impl PartialOrd for Address {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Address {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.local(), &self.domain).cmp(&(other.local(), &other.domain))
+    }
 }
 
 fn is_atext(c: char) -> bool {
@@ -113,23 +146,34 @@ impl Address {
         if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
             return Err(AddressError::MisplacedDot);
         }
-        Ok(Address {
-            local: local.to_string(),
-            domain: Domain::parse(domain)?,
-        })
+        Ok(Address::join(local, Domain::parse(domain)?))
     }
 
     /// Builds the address of a local agent.
     pub fn new(name: &AgentName, domain: &Domain) -> Self {
+        Address::join(&name.0, domain.clone())
+    }
+
+    fn join(local: &str, domain: Domain) -> Self {
+        let mut text = String::with_capacity(local.len() + 1 + domain.as_str().len());
+        text.push_str(local);
+        text.push('@');
+        text.push_str(domain.as_str());
         Address {
-            local: name.0.clone(),
-            domain: domain.clone(),
+            text,
+            at: local.len(),
+            domain,
         }
+    }
+
+    /// The canonical text, `local@domain`.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 
     /// The part before `@`.
     pub fn local(&self) -> &str {
-        &self.local
+        &self.text[..self.at]
     }
 
     /// The domain after `@`.
@@ -139,13 +183,13 @@ impl Address {
 
     /// The local part as an [`AgentName`], if it satisfies the agent-name rules.
     pub fn agent_name(&self) -> Result<AgentName, AddressError> {
-        AgentName::parse(&self.local)
+        AgentName::parse(self.local())
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local, self.domain)
+        f.write_str(&self.text)
     }
 }
 
@@ -158,7 +202,7 @@ impl FromStr for Address {
 
 impl Serialize for Address {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.text)
     }
 }
 
@@ -217,6 +261,19 @@ mod tests {
         assert_eq!(a.to_string(), "Sales.Team@example.com");
         assert_eq!(a, Address::parse("Sales.Team@example.com").unwrap());
         assert_ne!(a, Address::parse("sales.team@example.com").unwrap());
+        assert_eq!(a.as_str(), "Sales.Team@example.com");
+        let name = AgentName::parse("Sales.Team").unwrap();
+        assert_eq!(Address::new(&name, a.domain()), a);
+        // Ordered by local part, then domain (not by the joined text, where '@' would
+        // sort after '.').
+        let mut v = [
+            Address::parse("a@z.com").unwrap(),
+            Address::parse("a.b@a.com").unwrap(),
+            Address::parse("a@a.com").unwrap(),
+        ];
+        v.sort();
+        let sorted: Vec<_> = v.iter().map(Address::as_str).collect();
+        assert_eq!(sorted, ["a@a.com", "a@z.com", "a.b@a.com"]);
         assert_eq!(Address::parse("nobody"), Err(AddressError::NotAnAddress));
         assert_eq!(Address::parse("a@b@c"), Err(AddressError::NotAnAddress));
         assert_eq!(Address::parse("@x.com"), Err(AddressError::EmptyLocal));

@@ -86,7 +86,8 @@ impl FromStr for MessageId {
 
 impl Serialize for MessageId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = uuid::Uuid::encode_buffer();
+        s.serialize_str(self.0.hyphenated().encode_lower(&mut buf))
     }
 }
 

@@ -130,8 +130,50 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl Timestamp {
+    /// Writes the RFC 3339 form (`YYYY-MM-DDTHH:MM:SS.mmmZ`) into `buf` without
+    /// allocating; `None` for years beyond 9999, which need more digits.
+    fn rfc3339_into(self, buf: &mut [u8; 24]) -> Option<&str> {
+        let secs = (self.0 / 1000) as i64;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let rem = secs.rem_euclid(86_400);
+        let ms = (self.0 % 1000) as i64;
+        let fields: [(usize, i64, usize); 7] = [
+            (0, y, 4),
+            (5, m, 2),
+            (8, d, 2),
+            (11, rem / 3600, 2),
+            (14, rem % 3600 / 60, 2),
+            (17, rem % 60, 2),
+            (20, ms, 3),
+        ];
+        *buf = *b"0000-00-00T00:00:00.000Z";
+        for (start, mut value, width) in fields {
+            for i in (start..start + width).rev() {
+                buf[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        std::str::from_utf8(buf).ok()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0; 24];
+        match self.rfc3339_into(&mut buf) {
+            Some(text) => f.write_str(text),
+            None => self.write_any_year(f),
+        }
+    }
+}
+
+impl Timestamp {
+    /// The RFC 3339 form through the formatter, for any year.
+    fn write_any_year(self, f: &mut impl fmt::Write) -> fmt::Result {
         let ms = self.0 % 1000;
         let secs = (self.0 / 1000) as i64;
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
@@ -148,7 +190,11 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0; 24];
+        match self.rfc3339_into(&mut buf) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
@@ -212,6 +258,14 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn display_matches_the_formatter(ms in any::<u64>()) {
+            let mut slow = String::new();
+            Timestamp(ms).write_any_year(&mut slow).unwrap();
+            prop_assert_eq!(Timestamp(ms).to_string(), slow.clone());
+            prop_assert_eq!(serde_json::to_string(&Timestamp(ms)).unwrap(), format!("\"{slow}\""));
+        }
+
         #[test]
         fn display_parse_round_trip(ms in 0u64..253_402_300_799_999) {
             let t = Timestamp(ms);

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentgate_core::{Address, DeliveryStatus, MessageId, Timestamp};
-use agentgate_store::{KvStore, Store, StoreError, escape_token, unescape_token};
+use agentgate_store::{KvStore, Store, StoreError, escape_token_into, unescape_token};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +49,13 @@ pub(crate) struct StatusBook {
 }
 
 fn key(id: &MessageId, recipient: &Address) -> String {
-    format!("{id}.{}", escape_token(&recipient.to_string()))
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = id.as_uuid().hyphenated().encode_lower(&mut buf);
+    let mut key = String::with_capacity(id.len() + 1 + recipient.as_str().len() + 12);
+    key.push_str(id);
+    key.push('.');
+    escape_token_into(recipient.as_str(), &mut key);
+    key
 }
 
 impl StatusBook {

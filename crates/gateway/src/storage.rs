@@ -20,7 +20,7 @@ use agentgate_core::Address;
 use agentgate_store::{
     AppendOutcome, BucketConfig, EnqueueOutcome, EventStore, ExpectedVersion, KvEntry, KvStore,
     MailboxStore, NewEvent, NewItem, QueueItem, QueueStats, RecordedEvent, Snapshot, Store,
-    StoreError, Write, Written, escape_token,
+    StoreError, Write, Written, escape_token_into,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -45,7 +45,10 @@ pub(crate) const PUSH_QUEUE: &str = "push";
 
 /// The pull inbox queue of `address`.
 pub(crate) fn inbox_queue(address: &Address) -> String {
-    format!("inbox.{}", escape_token(&address.to_string()))
+    let mut queue = String::with_capacity(6 + address.as_str().len() + 12);
+    queue.push_str("inbox.");
+    escape_token_into(address.as_str(), &mut queue);
+    queue
 }
 
 /// The bucket declarations, with `retention_ms` for the message buckets.

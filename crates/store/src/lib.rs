@@ -33,7 +33,7 @@ use uuid::Uuid;
 pub mod conformance;
 mod names;
 
-pub use names::{escape_token, unescape_token, validate_name};
+pub use names::{escape_token, escape_token_into, unescape_token, validate_name};
 
 /// Result of a storage call.
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -30,18 +30,27 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// Encodes arbitrary text as one name token: bytes outside `[A-Za-z0-9_-]` become `=XX`.
 /// An empty string becomes `=`.
 pub fn escape_token(text: &str) -> String {
-    if text.is_empty() {
-        return "=".to_string();
-    }
     let mut out = String::with_capacity(text.len() + 8);
+    escape_token_into(text, &mut out);
+    out
+}
+
+/// Appends [`escape_token`]`(text)` to `out`.
+pub fn escape_token_into(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if text.is_empty() {
+        out.push('=');
+        return;
+    }
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
             out.push(b as char);
         } else {
-            out.push_str(&format!("={b:02X}"));
+            out.push('=');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
-    out
 }
 
 /// Reverses [`escape_token`]; `None` if `token` is not such an encoding.

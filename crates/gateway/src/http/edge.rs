@@ -47,7 +47,13 @@ pub(crate) async fn edge(State(app): State<Arc<App>>, req: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .filter(|s| is_sane_request_id(s))
         .map(str::to_owned)
-        .unwrap_or_else(|| clock::random_uuid().to_string());
+        .unwrap_or_else(|| {
+            let mut buf = uuid::Uuid::encode_buffer();
+            clock::random_uuid()
+                .hyphenated()
+                .encode_lower(&mut buf)
+                .to_owned()
+        });
     let method = method_label(req.method());
     let route = super::route_label(
         req.extensions()

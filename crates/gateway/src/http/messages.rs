@@ -3,9 +3,8 @@
 use std::sync::Arc;
 
 use agentgate_core::MessageId;
-use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
@@ -23,13 +22,17 @@ fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
 }
 
 /// `POST /v1/messages`.
+///
+/// Takes the whole request rather than a `HeaderMap` extractor, which would copy the
+/// headers of every submission.
 pub(crate) async fn submit(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let sender = extract::agent(&app, &headers)?;
-    let bytes = extract::read_body(&headers, body, app.settings.max_message_size).await?;
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let sender = extract::agent(&app, headers)?;
+    let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
     let submission = app.messaging.submit(&sender, &bytes).await?;
     let status = if submission.pending() {
         StatusCode::ACCEPTED

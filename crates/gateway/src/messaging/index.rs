@@ -6,7 +6,7 @@
 //! to itself has one entry with both flags.
 
 use agentgate_core::{Address, MessageId, Timestamp};
-use agentgate_store::escape_token;
+use agentgate_store::escape_token_into;
 
 /// The agent sent the message.
 pub(crate) const SENT: u8 = 1;
@@ -47,12 +47,30 @@ impl Role {
 
 /// The key prefix of `address`'s entries.
 pub(crate) fn prefix(address: &Address) -> String {
-    format!("{}.", escape_token(&address.to_string()))
+    key(address, "")
+}
+
+/// The key of `address`'s entry whose key ends in `suffix` (from [`suffix`]).
+pub(crate) fn key(address: &Address, suffix: &str) -> String {
+    let mut key = String::with_capacity(address.as_str().len() + 13 + suffix.len());
+    escape_token_into(address.as_str(), &mut key);
+    key.push('.');
+    key.push_str(suffix);
+    key
 }
 
 /// The part of a key after the prefix: inverted time and message id.
 pub(crate) fn suffix(accepted_at: Timestamp, id: &MessageId) -> String {
-    format!("{:016x}-{id}", u64::MAX - accepted_at.millis())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let inverted = u64::MAX - accepted_at.millis();
+    let mut out = String::with_capacity(16 + 1 + 36);
+    for shift in (0..16).rev() {
+        out.push(HEX[((inverted >> (shift * 4)) & 15) as usize] as char);
+    }
+    out.push('-');
+    let mut buf = uuid::Uuid::encode_buffer();
+    out.push_str(id.as_uuid().hyphenated().encode_lower(&mut buf));
+    out
 }
 
 /// The message id in a key suffix.

@@ -293,11 +293,7 @@ pub(crate) struct Messaging {
 }
 
 fn idempotency_key(sender: &Address, key: &str) -> String {
-    format!(
-        "{}.{}",
-        escape_token(&sender.to_string()),
-        escape_token(key)
-    )
+    format!("{}.{}", escape_token(sender.as_str()), escape_token(key))
 }
 
 fn failed(address: &Address, code: &str, message: String) -> RecipientOutcome {
@@ -704,7 +700,7 @@ impl Messaging {
         let mut items = Vec::with_capacity(header.recipients.len() + 1);
         let mut placed = Vec::with_capacity(header.recipients.len() + 1);
         for r in header.recipients.iter().filter(|r| r.accepted()) {
-            if !moved_on.is_empty() && moved_on.contains_key(&r.address.to_string()) {
+            if !moved_on.is_empty() && moved_on.contains_key(r.address.as_str()) {
                 continue;
             }
             let queue = inbox_queue(&r.address);
@@ -759,7 +755,7 @@ impl Messaging {
         }
         writes.extend(flags.into_iter().map(|(a, f)| Write::Put {
             bucket: MESSAGE_INDEX.to_string(),
-            key: format!("{}{suffix}", index::prefix(a)),
+            key: index::key(a, &suffix),
             value: Bytes::from(vec![f]),
         }));
         (writes, placed)
@@ -1015,7 +1011,7 @@ fn report(
     let recipients: Vec<RecipientReport> = header
         .recipients
         .iter()
-        .map(|o| match later.get(&o.address.to_string()) {
+        .map(|o| match later.get(o.address.as_str()) {
             Some(r) => RecipientReport {
                 address: o.address.clone(),
                 status: r.status,

@@ -13,7 +13,7 @@
 
 use std::ops::Range;
 
-use agentgate_core::{Address, DeliveryStatus, Envelope, MessageId, Timestamp};
+use agentgate_core::{Address, DeliveryStatus, Envelope, MessageId, RawJson, Timestamp};
 use agentgate_store::StoreError;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
@@ -73,12 +73,21 @@ pub struct MessageRecord {
 impl MessageRecord {
     /// Builds the record of a newly accepted message.
     pub fn new(envelope: &Envelope, header: RecordHeader) -> MessageRecord {
-        let head = serde_json::to_vec(&header).expect("header serialises");
-        let mut buf = BytesMut::with_capacity(PREAMBLE + head.len() + 1024);
+        // Room for both parts at once: the raw payload and signature dominate.
+        let raw = |r: &Option<RawJson>| r.as_ref().map_or(0, |r| r.get().len());
+        let estimate = 1024
+            + raw(&envelope.payload)
+            + raw(&envelope.signature)
+            + 160 * envelope.recipients.len();
+        let mut buf = BytesMut::with_capacity(estimate);
         buf.put_u8(FORMAT);
-        buf.put_u32(head.len() as u32);
-        buf.put_slice(&head);
+        buf.put_u32(0);
+        let mut w = buf.writer();
+        serde_json::to_writer(&mut w, &header).expect("header serialises");
+        let mut buf = w.into_inner();
         let start = buf.len();
+        let head_len = (start - PREAMBLE) as u32;
+        buf[1..PREAMBLE].copy_from_slice(&head_len.to_be_bytes());
         let mut w = buf.writer();
         serde_json::to_writer(&mut w, envelope).expect("envelope serialises");
         let buf = w.into_inner();
