@@ -134,31 +134,54 @@ impl Timestamp {
     /// Writes the RFC 3339 form (`YYYY-MM-DDTHH:MM:SS.mmmZ`) into `buf` without
     /// allocating; `None` for years beyond 9999, which need more digits.
     fn rfc3339_into(self, buf: &mut [u8; 24]) -> Option<&str> {
-        let secs = (self.0 / 1000) as i64;
-        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-        if !(0..=9999).contains(&y) {
-            return None;
-        }
-        let rem = secs.rem_euclid(86_400);
-        let ms = (self.0 % 1000) as i64;
-        let fields: [(usize, i64, usize); 7] = [
-            (0, y, 4),
-            (5, m, 2),
-            (8, d, 2),
-            (11, rem / 3600, 2),
-            (14, rem % 3600 / 60, 2),
-            (17, rem % 60, 2),
-            (20, ms, 3),
-        ];
-        *buf = *b"0000-00-00T00:00:00.000Z";
-        for (start, mut value, width) in fields {
-            for i in (start..start + width).rev() {
-                buf[i] = b'0' + (value % 10) as u8;
-                value /= 10;
-            }
-        }
-        std::str::from_utf8(buf).ok()
+        write_rfc3339(self.0 / 1000, self.0 % 1000, buf)
     }
+}
+
+/// Writes `unix_micros` (microseconds since the epoch) as RFC 3339 UTC with six
+/// fractional digits (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) into `buf`, without allocating;
+/// `None` for years beyond 9999. This is the form log lines carry.
+pub fn rfc3339_micros(unix_micros: u64, buf: &mut [u8; 27]) -> Option<&str> {
+    write_rfc3339(unix_micros / 1_000_000, unix_micros % 1_000_000, buf)
+}
+
+/// Writes `secs` since the epoch and a decimal `fraction` of `buf.len() - 21` digits
+/// as `YYYY-MM-DDTHH:MM:SS.<fraction>Z` into `buf`; `None` beyond year 9999.
+fn write_rfc3339(secs: u64, fraction: u64, buf: &mut [u8]) -> Option<&str> {
+    let secs = secs as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let rem = secs.rem_euclid(86_400);
+    let end = buf.len() - 1;
+    let fields = [
+        (0..4, y),
+        (5..7, m),
+        (8..10, d),
+        (11..13, rem / 3600),
+        (14..16, rem % 3600 / 60),
+        (17..19, rem % 60),
+        (20..end, fraction as i64),
+    ];
+    for (range, mut value) in fields {
+        for b in buf[range].iter_mut().rev() {
+            *b = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ] {
+        buf[at] = sep;
+    }
+    buf[end] = b'Z';
+    std::str::from_utf8(buf).ok()
 }
 
 impl fmt::Display for Timestamp {
@@ -264,6 +287,15 @@ mod tests {
             Timestamp(ms).write_any_year(&mut slow).unwrap();
             prop_assert_eq!(Timestamp(ms).to_string(), slow.clone());
             prop_assert_eq!(serde_json::to_string(&Timestamp(ms)).unwrap(), format!("\"{slow}\""));
+        }
+
+        #[test]
+        fn micros_extend_the_millisecond_form(us in 0u64..253_402_300_799_999_999) {
+            let mut buf = [0; 27];
+            let text = rfc3339_micros(us, &mut buf).unwrap();
+            let millis = Timestamp(us / 1000).to_string();
+            prop_assert_eq!(&text[..23], &millis[..23]);
+            prop_assert_eq!(&text[23..], format!("{:03}Z", us % 1000));
         }
 
         #[test]
