@@ -14,9 +14,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-/// See the note on `mimalloc` in Cargo.toml: allocation is a hot path of the gateway.
+/// jemalloc: allocation is a hot path of the gateway (docs/decisions/0004-global-allocator.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let matches = cli::Cli::command().get_matches();
