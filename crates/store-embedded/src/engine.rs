@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentgate_store::{Result, StoreError};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, Slice};
 
 /// The keyspaces (fjall's column families). See the crate docs for the layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,7 +139,9 @@ const TX_INDEX_AT: usize = 16;
 /// once in the batch, with its last value.
 pub(crate) struct Tx<'a> {
     engine: &'a Engine,
-    writes: Vec<(Ks, Vec<u8>, Option<Vec<u8>>)>,
+    /// Values are the engine's own slices, so a value is copied once, into the slice
+    /// the memtable keeps, and reads through the transaction copy nothing.
+    writes: Vec<(Ks, Vec<u8>, Option<Slice>)>,
     /// Position of each key in `writes`, once there are more than [`TX_INDEX_AT`].
     index: Option<HashMap<(Ks, Vec<u8>), usize>>,
 }
@@ -163,19 +165,14 @@ impl<'a> Tx<'a> {
         }
     }
 
-    pub fn get(&self, ks: Ks, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub fn get(&self, ks: Ks, key: &[u8]) -> Result<Option<Slice>> {
         if let Some(i) = self.position(ks, key) {
             return Ok(self.writes[i].2.clone());
         }
-        Ok(self
-            .engine
-            .ks(ks)
-            .get(key)
-            .map_err(unavailable)?
-            .map(|v| v.to_vec()))
+        self.engine.ks(ks).get(key).map_err(unavailable)
     }
 
-    fn set(&mut self, ks: Ks, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn set(&mut self, ks: Ks, key: Vec<u8>, value: Option<Slice>) {
         if let Some(i) = self.position(ks, &key) {
             self.writes[i].2 = value;
             return;
@@ -193,8 +190,9 @@ impl<'a> Tx<'a> {
         self.writes.push((ks, key, value));
     }
 
-    pub fn put(&mut self, ks: Ks, key: Vec<u8>, value: Vec<u8>) {
-        self.set(ks, key, Some(value));
+    /// Sets `key` to `value` (a `Vec<u8>` or a `&[u8]`; either is copied once).
+    pub fn put(&mut self, ks: Ks, key: Vec<u8>, value: impl Into<Slice>) {
+        self.set(ks, key, Some(value.into()));
     }
 
     pub fn del(&mut self, ks: Ks, key: Vec<u8>) {
@@ -208,7 +206,7 @@ impl<'a> Tx<'a> {
         }
         let mut batch = self.engine.db.batch();
         for (ks, key, value) in self.writes {
-            let len = key.len() + value.as_ref().map_or(0, Vec::len) + 16;
+            let len = key.len() + value.as_ref().map_or(0, |v| v.len()) + 16;
             self.engine.unflushed[ks as usize].fetch_add(len as u64, Ordering::Relaxed);
             match value {
                 Some(v) => batch.insert(self.engine.ks(ks), key, v),
@@ -238,9 +236,9 @@ mod tests {
         tx.del(Ks::Kv, vec![7]);
         tx.put(Ks::Meta, vec![7], vec![9]);
         assert_eq!(tx.writes.len(), 41);
-        assert_eq!(tx.get(Ks::Kv, &[3]).unwrap(), Some(vec![2]));
+        assert_eq!(tx.get(Ks::Kv, &[3]).unwrap(), Some(Slice::from(vec![2])));
         assert_eq!(tx.get(Ks::Kv, &[7]).unwrap(), None);
-        assert_eq!(tx.get(Ks::Meta, &[7]).unwrap(), Some(vec![9]));
+        assert_eq!(tx.get(Ks::Meta, &[7]).unwrap(), Some(Slice::from(vec![9])));
         assert!(tx.commit().unwrap());
         assert_eq!(
             engine.ks(Ks::Kv).get([3]).unwrap().map(|v| v.to_vec()),

@@ -429,6 +429,8 @@ impl KvStore for EmbeddedStore {
     }
 
     async fn delete(&self, bucket: &str, key: &str, expected: Option<u64>) -> Result<bool> {
+        validate_name(bucket)?;
+        validate_name(key)?;
         let req = Request::KvDelete {
             bucket: bucket.into(),
             key: key.into(),

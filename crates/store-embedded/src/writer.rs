@@ -492,13 +492,21 @@ impl Writer {
         Ok(Reply::Unit)
     }
 
+    /// The state of `bucket`. (Bucket and key names are validated by the store's
+    /// methods before a request reaches this thread, not again here.)
     fn bucket(&self, bucket: &str) -> Result<BucketState> {
-        validate_name(bucket)?;
         self.buckets.get(bucket).copied().ok_or_else(|| {
             StoreError::InvalidArgument(format!(
                 "bucket {bucket:?} does not exist (ensure_bucket first)"
             ))
         })
+    }
+
+    /// Keeps `state` as the state of the existing `bucket`.
+    fn set_bucket(&mut self, bucket: &str, state: BucketState) {
+        if let Some(s) = self.buckets.get_mut(bucket) {
+            *s = state;
+        }
     }
 
     /// Takes the bucket's next revision; when it is past the stored high-water mark,
@@ -518,7 +526,6 @@ impl Writer {
     }
 
     fn kv_write(&mut self, bucket: &str, key: &str, value: Bytes, mode: KvMode) -> Result<Reply> {
-        validate_name(key)?;
         check_value(value.len())?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
@@ -562,12 +569,11 @@ impl Writer {
         tx.put(Ks::Kv, kv_key, codec::encode_kv(rec.revision, now, &value));
         tx.put(Ks::KvExp, exp_key(bucket, now, key), Vec::new());
         self.commit(tx)?;
-        self.buckets.insert(bucket.to_string(), rec);
+        self.set_bucket(bucket, rec);
         Ok(Reply::Revision(rec.revision))
     }
 
     fn kv_delete(&mut self, bucket: &str, key: &str, expected: Option<u64>) -> Result<Reply> {
-        validate_name(key)?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
         let rec = self.bucket(bucket)?;
@@ -601,7 +607,7 @@ impl Writer {
             rec
         };
         self.commit(tx)?;
-        self.buckets.insert(bucket.to_string(), rec);
+        self.set_bucket(bucket, rec);
         Ok(Reply::Bool(live))
     }
 
@@ -864,7 +870,6 @@ impl Writer {
 
     fn enqueue(&mut self, items: Vec<NewItem>) -> Result<Reply> {
         for item in &items {
-            validate_name(&item.queue)?;
             check_value(item.payload.len())?;
         }
         let shared = self.shared.clone();
@@ -893,7 +898,7 @@ impl Writer {
                 available_at,
                 last_error: None,
             };
-            tx.put(Ks::QId, id_key, seq.to_be_bytes().to_vec());
+            tx.put(Ks::QId, id_key, &seq.to_be_bytes()[..]);
             tx.put(
                 Ks::QMeta,
                 codec::key_u64s(&item.queue, &[seq]),
@@ -902,7 +907,7 @@ impl Writer {
             tx.put(
                 Ks::QPay,
                 codec::key_u64s(&item.queue, &[seq]),
-                item.payload.to_vec(),
+                &item.payload[..],
             );
             self.index(&mut tx, &item.queue, seq, &meta);
             let (live, dead) = self.counts(&tx, &pending, &item.queue)?;

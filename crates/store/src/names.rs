@@ -17,12 +17,22 @@ pub fn validate_name(name: &str) -> Result<()> {
             name.len()
         )));
     }
-    for token in name.split('.') {
-        if token.is_empty() || !token.bytes().all(is_token_byte) {
-            return Err(StoreError::InvalidArgument(format!(
-                "invalid name {name:?}: tokens of [A-Za-z0-9_=-] separated by single dots"
-            )));
+    // One pass: every byte is a token byte or a dot, and no token is empty.
+    let mut token_empty = true;
+    for &b in name.as_bytes() {
+        if b == b'.' && !token_empty {
+            token_empty = true;
+        } else if is_token_byte(b) {
+            token_empty = false;
+        } else {
+            token_empty = true;
+            break;
         }
+    }
+    if token_empty {
+        return Err(StoreError::InvalidArgument(format!(
+            "invalid name {name:?}: tokens of [A-Za-z0-9_=-] separated by single dots"
+        )));
     }
     Ok(())
 }
@@ -81,8 +91,20 @@ mod tests {
     #[test]
     fn names() {
         assert!(validate_name("inbox.a=40b").is_ok());
-        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "a>b", "a*"] {
+        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "a>b", "a*", "a.b.", "ab*c.d"] {
             assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn names_are_dot_separated_non_empty_tokens(
+            name in "[a-c=._@ -]{0,12}",
+        ) {
+            let by_definition = name
+                .split('.')
+                .all(|t| !t.is_empty() && t.bytes().all(is_token_byte));
+            proptest::prop_assert_eq!(validate_name(&name).is_ok(), by_definition);
         }
     }
 
