@@ -91,7 +91,9 @@ mod tests {
     #[test]
     fn names() {
         assert!(validate_name("inbox.a=40b").is_ok());
-        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "a>b", "a*", "a.b.", "ab*c.d"] {
+        for bad in [
+            "", ".a", "a.", "a..b", "a b", "a@b", "a>b", "a*", "a.b.", "ab*c.d",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

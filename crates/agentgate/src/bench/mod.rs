@@ -4,9 +4,9 @@
 //! and reports throughput and latency percentiles. It is built to cost the machine as
 //! little as possible, since it usually shares it with the gateway: the request body is
 //! serialised once and only the 36-byte message id is spliced in per request, each
-//! worker keeps its own histogram (merged at the end), plain-HTTP requests go straight
-//! through hyper on one kept-alive connection per client, and the runtime has a single
-//! worker thread unless `--threads` asks for more.
+//! worker keeps its own histogram (merged at the end), plain-HTTP requests are written
+//! as prepared bytes on one kept-alive connection per client ([`raw_http`]), and the
+//! runtime has a single worker thread unless `--threads` asks for more.
 //!
 //! `bench drain` reads and acknowledges a pull inbox (`GET` a page, `DELETE` each
 //! message) and reports how many messages per second leave it.
@@ -19,15 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+
+mod raw_http;
 use uuid::Uuid;
 
 use crate::cli::GlobalOpts;
@@ -96,7 +94,7 @@ pub struct SendBenchArgs {
     /// recipient's key (for `bench drain`).
     #[arg(long, requires = "setup")]
     pub keep: bool,
-    /// HTTP client: `direct` (one hyper HTTP/1.1 connection per client, plain HTTP only,
+    /// HTTP client: `direct` (one HTTP/1.1 connection per client, plain HTTP only,
     /// cheapest), `pooled` (reqwest's pool, needed for https), or `auto` (direct for
     /// http://, pooled for https://).
     #[arg(long, value_enum, default_value_t = TransportChoice::Auto)]
@@ -111,7 +109,8 @@ pub struct SendBenchArgs {
 pub enum TransportChoice {
     /// `direct` for http://, `pooled` for https://.
     Auto,
-    /// hyper HTTP/1.1, one kept-alive connection per client (http:// only).
+    /// HTTP/1.1, one kept-alive connection per client, requests prepared in advance
+    /// (http:// only).
     Direct,
     /// reqwest's connection pool (http:// or https://).
     Pooled,
@@ -338,15 +337,14 @@ fn load_client(load: &LoadOpts) -> Result<reqwest::Client, ClientError> {
 
 /// How `bench send` reaches the gateway.
 enum Transport {
-    /// Plain HTTP: one hyper HTTP/1.1 connection per worker, kept alive. This is the
-    /// cheapest path (it spent about half the CPU per request of the reqwest pool in a
-    /// comparison against a trivial server), which matters when the generator shares
-    /// the cores with the gateway.
+    /// Plain HTTP: one kept-alive HTTP/1.1 connection per worker, requests prepared in
+    /// advance ([`raw_http`]). This is the cheapest path, which matters when the
+    /// generator shares the cores with the gateway.
     Direct {
         /// The gateway's socket addresses, resolved once.
         addrs: Vec<SocketAddr>,
-        /// Request target (`/v1/messages`, after any base path).
-        uri: hyper::Uri,
+        /// Request line and headers of every request.
+        head: Vec<u8>,
     },
     /// HTTPS: reqwest with rustls and its connection pool.
     Pooled {
@@ -365,97 +363,28 @@ struct SendCtx {
     timeout: Duration,
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
-
-/// Opens a keep-alive HTTP/1.1 connection to the first address that answers.
-async fn direct_connect(addrs: &[SocketAddr]) -> Result<Sender, String> {
-    let mut last = String::from("no address");
-    for a in addrs {
-        let tcp = match tokio::time::timeout(client::CONNECT_TIMEOUT, TcpStream::connect(a)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                last = format!("{a}: {e}");
-                continue;
-            }
-            Err(_) => {
-                last = format!("{a}: connect timed out");
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| client::error_chain(&e))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        return Ok(sender);
-    }
-    Err(last)
-}
-
-/// One request on the worker's connection, reconnecting when the gateway closed it.
-async fn direct_once(
-    ctx: &SendCtx,
-    addrs: &[SocketAddr],
-    uri: &hyper::Uri,
-    conn: &mut Option<Sender>,
-    body: Bytes,
-) -> Result<(u16, Bytes), (&'static str, String)> {
-    let alive = match conn.as_mut() {
-        Some(c) => c.ready().await.is_ok(),
-        None => false,
-    };
-    if !alive {
-        *conn = None;
-    }
-    let c = match conn {
-        Some(c) => c,
-        None => {
-            let mut c = direct_connect(addrs).await.map_err(|e| ("connect", e))?;
-            c.ready()
-                .await
-                .map_err(|e| ("connect", client::error_chain(&e)))?;
-            conn.insert(c)
-        }
-    };
-    let mut req = hyper::Request::new(Full::new(body));
-    *req.method_mut() = Method::POST;
-    *req.uri_mut() = uri.clone();
-    *req.headers_mut() = ctx.headers.clone();
-    let resp = c
-        .send_request(req)
-        .await
-        .map_err(|e| ("other", client::error_chain(&e)))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| ("other", client::error_chain(&e)))?
-        .to_bytes();
-    Ok((status, body))
-}
-
 async fn send_worker(ctx: Arc<SendCtx>, stop: Stop) -> Stats {
     match &ctx.transport {
-        Transport::Direct { addrs, uri } => send_worker_direct(&ctx, addrs, uri, stop).await,
+        Transport::Direct { addrs, head } => send_worker_direct(&ctx, addrs, head, stop).await,
         Transport::Pooled { http, url } => send_worker_pooled(&ctx, http, url, stop).await,
     }
 }
 
-async fn send_worker_direct(
-    ctx: &SendCtx,
-    addrs: &[SocketAddr],
-    uri: &hyper::Uri,
-    stop: Stop,
-) -> Stats {
+async fn send_worker_direct(ctx: &SendCtx, addrs: &[SocketAddr], head: &[u8], stop: Stop) -> Stats {
     let mut st = Stats::default();
-    let mut conn: Option<Sender> = None;
+    let mut conn: Option<raw_http::Connection> = None;
     while stop.next() {
-        let body = Bytes::from(ctx.template.body());
+        let body = ctx.template.body();
         let started = Instant::now();
-        let once = direct_once(ctx, addrs, uri, &mut conn, body);
+        let once = async {
+            let c = match conn.take().filter(raw_http::Connection::reusable) {
+                Some(c) => conn.insert(c),
+                None => {
+                    conn.insert(raw_http::Connection::open(addrs, client::CONNECT_TIMEOUT).await?)
+                }
+            };
+            c.exchange(head, &body).await
+        };
         match tokio::time::timeout(ctx.timeout, once).await {
             Ok(Ok((status, _))) if (200..300).contains(&status) => st.success(started),
             Ok(Ok((status, body))) => st.http_error(status, &body),
@@ -652,11 +581,12 @@ async fn send(g: &GlobalOpts, a: SendBenchArgs) -> Result<u8, ClientError> {
             HeaderValue::from_str(&authority)
                 .map_err(|_| ClientError::Usage(format!("invalid host {authority:?}")))?,
         );
-        let uri = url
-            .path()
-            .parse::<hyper::Uri>()
-            .map_err(|e| ClientError::Usage(format!("invalid path {:?}: {e}", url.path())))?;
-        Transport::Direct { addrs, uri }
+        let fields: Vec<(&str, &str)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let head = raw_http::request_head(url.path(), &fields, template.body_len());
+        Transport::Direct { addrs, head }
     } else {
         Transport::Pooled {
             http: load_client(&a.load)?,
