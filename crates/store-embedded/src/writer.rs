@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agentgate_store::{
     AppendOutcome, BucketConfig, EnqueueOutcome, ExpectedVersion, NewEvent, NewItem, QueueItem,
-    Result, Snapshot, StoreError, validate_name,
+    Result, Snapshot, StoreError,
 };
 use bytes::Bytes;
 use fjall::PersistMode;
@@ -59,6 +59,9 @@ pub(crate) enum KvMode {
 }
 
 /// A write request.
+///
+/// Every name in a request (bucket, key, stream, queue) has been validated by the
+/// `EmbeddedStore` method that made it; the commit thread does not check them again.
 pub(crate) enum Request {
     EnsureBucket(BucketConfig),
     KvWrite {
@@ -466,7 +469,6 @@ impl Writer {
     // Key/value
 
     fn ensure_bucket(&mut self, config: BucketConfig) -> Result<Reply> {
-        validate_name(&config.name)?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
         let state = match self.buckets.get(&config.name) {
@@ -492,8 +494,7 @@ impl Writer {
         Ok(Reply::Unit)
     }
 
-    /// The state of `bucket`. (Bucket and key names are validated by the store's
-    /// methods before a request reaches this thread, not again here.)
+    /// The state of `bucket`.
     fn bucket(&self, bucket: &str) -> Result<BucketState> {
         self.buckets.get(bucket).copied().ok_or_else(|| {
             StoreError::InvalidArgument(format!(
@@ -686,7 +687,6 @@ impl Writer {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Reply> {
-        validate_name(stream)?;
         for e in &events {
             check_value(e.data.len() + e.kind.len())?;
         }
@@ -751,7 +751,6 @@ impl Writer {
     }
 
     fn save_snapshot(&mut self, stream: &str, snapshot: Snapshot) -> Result<Reply> {
-        validate_name(stream)?;
         check_value(snapshot.state.len())?;
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
@@ -934,7 +933,6 @@ impl Writer {
     /// commit. (Each step starts where the last one ended rather than at the start of
     /// the queue, so it never walks over the tombstones the earlier steps left.)
     fn purge_step(&mut self, queue: &str, from: u64, upto: Option<u64>) -> Result<Reply> {
-        validate_name(queue)?;
         let upto = upto.unwrap_or(self.seq);
         let shared = self.shared.clone();
         let engine = &shared.engine;
@@ -1027,7 +1025,6 @@ impl Writer {
     }
 
     fn lease(&mut self, queue: &str, max: usize, lease_ms: u64) -> Result<Reply> {
-        validate_name(queue)?;
         let max = max.min(MAX_LEASE);
         if max == 0 {
             return Ok(Reply::Leased(Vec::new()));
@@ -1092,7 +1089,6 @@ impl Writer {
 
     /// The item's seq and metadata, if present.
     fn find(tx: &Tx<'_>, queue: &str, id: Uuid) -> Result<Option<(u64, ItemMeta)>> {
-        validate_name(queue)?;
         let Some(s) = tx.get(Ks::QId, &codec::key_id(queue, id))? else {
             return Ok(None);
         };
