@@ -259,6 +259,22 @@ impl Stats {
             .or_default() += 1;
     }
 
+    /// Counts the outcome of one reqwest exchange started at `started`: a 2xx whose body
+    /// arrived, an HTTP error (with its body's code), or a transport error.
+    async fn response(&mut self, started: Instant, resp: reqwest::Result<reqwest::Response>) {
+        match resp {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                match r.bytes().await {
+                    Ok(_) if (200..300).contains(&status) => self.success(started),
+                    Ok(body) => self.http_error(status, &body),
+                    Err(e) => self.transport_error(&e),
+                }
+            }
+            Err(e) => self.transport_error(&e),
+        }
+    }
+
     fn transport_error(&mut self, e: &reqwest::Error) {
         let kind = if e.is_timeout() {
             "timeout"
@@ -410,17 +426,7 @@ async fn send_worker_pooled(ctx: &SendCtx, http: &reqwest::Client, url: &Url, st
         *req.headers_mut() = ctx.headers.clone();
         *req.body_mut() = Some(ctx.template.body().into());
         let started = Instant::now();
-        match http.execute(req).await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                match resp.bytes().await {
-                    Ok(_) if (200..300).contains(&status) => st.success(started),
-                    Ok(body) => st.http_error(status, &body),
-                    Err(e) => st.transport_error(&e),
-                }
-            }
-            Err(e) => st.transport_error(&e),
-        }
+        st.response(started, http.execute(req).await).await;
     }
     st
 }
@@ -665,17 +671,7 @@ impl DrainCtx {
                 .header(AUTHORIZATION, self.auth.clone())
                 .send()
                 .await;
-            match resp {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    match r.bytes().await {
-                        Ok(_) if (200..300).contains(&status) => st.success(started),
-                        Ok(b) => st.http_error(status, &b),
-                        Err(e) => st.transport_error(&e),
-                    }
-                }
-                Err(e) => st.transport_error(&e),
-            }
+            st.response(started, resp).await;
         }
         st
     }

@@ -207,6 +207,12 @@ mod tests {
         addr
     }
 
+    async fn connect(addr: SocketAddr) -> Connection {
+        Connection::open(&[addr], std::time::Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn reads_responses_in_parts_and_reuses_the_connection() {
         let addr = server(vec![
@@ -216,9 +222,7 @@ mod tests {
         .await;
         let head = request_head("/v1/messages", &[("Host", "x")], 3);
         assert!(head.ends_with(b"Content-Length: 3\r\n\r\n"));
-        let mut c = Connection::open(&[addr], std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut c = connect(addr).await;
         assert_eq!(
             c.exchange(&head, b"abc").await.unwrap(),
             (200, b"hello".to_vec())
@@ -238,9 +242,7 @@ mod tests {
         ])
         .await;
         let head = request_head("/", &[], 0);
-        let mut c = Connection::open(&[addr], std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut c = connect(addr).await;
         let (kind, why) = c.exchange(&head, b"").await.unwrap_err();
         assert_eq!(kind, "protocol");
         assert!(why.contains("Transfer-Encoding"), "{why}");
@@ -250,9 +252,7 @@ mod tests {
         assert!(!c.reusable());
 
         let addr = server(vec![b"HTTP/1.1 200 OK\r\n\r\n"]).await;
-        let mut c = Connection::open(&[addr], std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut c = connect(addr).await;
         let (kind, why) = c.exchange(&head, b"").await.unwrap_err();
         assert_eq!(kind, "protocol");
         assert!(why.contains("Content-Length"), "{why}");
