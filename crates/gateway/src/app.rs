@@ -32,6 +32,7 @@ use crate::config::{Backend, Config};
 use crate::delivery::{self, PushSettings, PushWorker};
 use crate::directory::Directory;
 use crate::directory::validate::PushTargetPolicy;
+use crate::federation::Federation;
 use crate::inbox::{Inbox, InboxLimits};
 use crate::messaging::Messaging;
 use crate::metrics::Metrics;
@@ -65,6 +66,7 @@ pub struct App {
     pub(crate) directory: Arc<Directory>,
     pub(crate) inbox: Arc<Inbox>,
     pub(crate) messaging: Messaging,
+    pub(crate) federation: Arc<Federation>,
     shutdown: CancellationToken,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
@@ -160,6 +162,9 @@ impl App {
         domain: Domain,
         admin_keys: AdminKeys,
     ) -> anyhow::Result<Arc<App>> {
+        let federation = Arc::new(
+            Federation::open(config, &domain).context("setting up federation")?,
+        );
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(TimedStore::new(store, metrics.clone()));
         let retention_ms = config.message.dedup_window.as_millis() as u64;
@@ -272,6 +277,7 @@ impl App {
             directory,
             inbox,
             messaging,
+            federation,
             shutdown,
             tasks: parking_lot::Mutex::new(tasks),
             stopped: tokio::sync::Mutex::new(false),

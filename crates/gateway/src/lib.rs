@@ -6,7 +6,7 @@
 //! - [`http`]: the HTTP edge (AMTP REST API, admin API, operations endpoints).
 //! - Services (crate-internal): `directory` (agents, keys, activity), `messaging`
 //!   (accepting and reading messages), `inbox` (pull inboxes, long-poll), `delivery`
-//!   (push worker), `status_book` (per-recipient delivery status), with `storage`
+//!   (push worker), `federation` (discovery of peers, signing keys), `status_book` (per-recipient delivery status), with `storage`
 //!   (names, timing), `admin_keys`, `secrets`, `metrics` and `clock` beneath them.
 pub mod config;
 
@@ -15,6 +15,7 @@ pub mod app;
 mod clock;
 mod delivery;
 pub mod directory;
+pub mod federation;
 pub mod http;
 pub mod inbox;
 pub mod messaging;

@@ -26,6 +26,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agentgate_codec::amtp_txt::parse_record;
 use agentgate_core::Domain;
 use serde_json::{Map, Value};
 
@@ -1007,44 +1008,17 @@ fn validate(
 
     // delivery.push.*
     let p = &c.delivery.push;
-    if p.max_attempts == 0 {
-        bad(
-            "delivery.push.max_attempts",
-            "0".into(),
-            "must be at least 1".into(),
-        );
-    }
-    if p.initial_backoff.is_zero() {
-        bad(
-            "delivery.push.initial_backoff",
-            "0s".into(),
-            "must be greater than zero".into(),
-        );
-    }
-    if p.initial_backoff > p.max_backoff {
-        bad(
-            "delivery.push.initial_backoff",
-            dur(p.initial_backoff),
-            format!(
-                "must not exceed delivery.push.max_backoff ({})",
-                dur(p.max_backoff)
-            ),
-        );
-    }
-    if p.timeout.is_zero() {
-        bad(
-            "delivery.push.timeout",
-            "0s".into(),
-            "must be greater than zero".into(),
-        );
-    }
-    if p.concurrency == 0 {
-        bad(
-            "delivery.push.concurrency",
-            "0".into(),
-            "must be at least 1".into(),
-        );
-    }
+    check_retries(
+        "delivery.push",
+        RetrySettings {
+            max_attempts: p.max_attempts,
+            initial_backoff: p.initial_backoff,
+            max_backoff: p.max_backoff,
+            timeout: p.timeout,
+            concurrency: p.concurrency,
+        },
+        &mut bad,
+    );
 
     // discovery.*
     if c.discovery.active_window.is_zero() {
@@ -1061,8 +1035,14 @@ fn validate(
         let key = format!("federation.static_records.{domain}");
         match Domain::parse(domain) {
             Ok(d) => {
-                if record.trim().is_empty() {
-                    bad(&key, q(record), "the record text is empty".into());
+                match parse_record(record) {
+                    Err(e) => bad(&key, q(record), format!("not a usable _amtp record: {e}")),
+                    Ok(r) if !c.federation.allow_http && !r.gateway.to_ascii_lowercase().starts_with("https://") => bad(
+                        &key,
+                        q(record),
+                        "the gateway URL is plain http; set federation.allow_http for loopback or test setups".into(),
+                    ),
+                    Ok(_) => {}
                 }
                 if records
                     .insert(d.as_str().to_string(), record.clone())
@@ -1087,6 +1067,29 @@ fn validate(
         }
     }
     c.federation.unsigned_peers = peers;
+    let f = &c.federation;
+    let o = &f.outbound;
+    check_retries(
+        "federation.outbound",
+        RetrySettings {
+            max_attempts: o.max_attempts,
+            initial_backoff: o.initial_backoff,
+            max_backoff: o.max_backoff,
+            timeout: o.timeout,
+            concurrency: o.concurrency,
+        },
+        &mut bad,
+    );
+    for (key, value) in [
+        ("federation.negative_cache_ttl", f.negative_cache_ttl),
+        ("federation.max_cache_ttl", f.max_cache_ttl),
+        ("federation.signature_max_age", f.signature_max_age),
+        ("federation.key_cache_ttl", f.key_cache_ttl),
+    ] {
+        if value.is_zero() {
+            bad(key, "0s".into(), "must be greater than zero".into());
+        }
+    }
 
     if !c.tls.enabled && !c.server.listen.ip().is_loopback() && out.is_empty() {
         warnings.push(format!(
@@ -1096,6 +1099,56 @@ fn validate(
         ));
     }
     out
+}
+
+/// The retry settings shared by push delivery and federation's outbound delivery.
+struct RetrySettings {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    timeout: Duration,
+    concurrency: usize,
+}
+
+/// Checks one section of [`RetrySettings`] (`prefix` is its key, e.g. `delivery.push`).
+fn check_retries(prefix: &str, r: RetrySettings, bad: &mut impl FnMut(&str, String, String)) {
+    let dur = |d: Duration| humantime::format_duration(d).to_string();
+    let key = |leaf: &str| format!("{prefix}.{leaf}");
+    if r.max_attempts == 0 {
+        bad(
+            &key("max_attempts"),
+            "0".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if r.initial_backoff.is_zero() {
+        bad(
+            &key("initial_backoff"),
+            "0s".into(),
+            "must be greater than zero".into(),
+        );
+    }
+    if r.initial_backoff > r.max_backoff {
+        bad(
+            &key("initial_backoff"),
+            dur(r.initial_backoff),
+            format!(
+                "must not exceed {} ({})",
+                key("max_backoff"),
+                dur(r.max_backoff)
+            ),
+        );
+    }
+    if r.timeout.is_zero() {
+        bad(
+            &key("timeout"),
+            "0s".into(),
+            "must be greater than zero".into(),
+        );
+    }
+    if r.concurrency == 0 {
+        bad(&key("concurrency"), "0".into(), "must be at least 1".into());
+    }
 }
 
 fn check_http_url(s: &str) -> Result<(), String> {

@@ -278,6 +278,7 @@ fn lists_accept_json_and_maps_accept_json_objects() {
                 "AGENTGATE_FEDERATION__UNSIGNED_PEERS",
                 "peer.test,other.test",
             ),
+            ("AGENTGATE_FEDERATION__ALLOW_HTTP", "true"),
         ],
     );
     assert_eq!(
@@ -874,9 +875,34 @@ fn federation_domains_are_validated_and_normalised() {
     let f = yaml("federation:\n  static_records:\n    a.test: \"\"\n");
     says(
         &err(Some(f.path()), &[]),
-        &["federation.static_records.a.test", "empty"],
+        &[
+            "federation.static_records.a.test",
+            "not a usable _amtp record",
+            "no version",
+        ],
     );
-    let f = yaml("federation:\n  static_records:\n    A.test: x\n    a.TEST: y\n");
+    let f = yaml("federation:\n  static_records:\n    a.test: \"v=amtp1;gateway=ftp://x\"\n");
+    says(
+        &err(Some(f.path()), &[]),
+        &[
+            "federation.static_records.a.test",
+            r#"gateway "ftp://x" is not an http"#,
+        ],
+    );
+    let f = yaml(
+        "federation:\n  static_records:\n    a.test: \"v=amtp1;gateway=http://127.0.0.1:9\"\n",
+    );
+    says(
+        &err(Some(f.path()), &[]),
+        &[
+            "federation.static_records.a.test",
+            "plain http",
+            "federation.allow_http",
+        ],
+    );
+    let f = yaml(
+        "federation:\n  allow_http: true\n  static_records:\n    A.test: \"v=amtp1;gateway=https://a\"\n    a.TEST: \"v=amtp1;gateway=https://b\"\n",
+    );
     says(&err(Some(f.path()), &[]), &["listed twice"]);
     let e = err(
         None,

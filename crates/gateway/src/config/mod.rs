@@ -419,7 +419,7 @@ impl Default for MetricsConfig {
 }
 
 /// `federation.*`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationConfig {
     /// Domain → `_amtp` TXT record text, consulted before DNS.
@@ -428,6 +428,74 @@ pub struct FederationConfig {
     pub allow_http: bool,
     /// Domains admitted without signatures.
     pub unsigned_peers: Vec<String>,
+    /// DNS servers (`ip:port`) to ask for `_amtp` records; empty means the system's
+    /// resolver configuration.
+    pub resolvers: Vec<SocketAddr>,
+    /// How long a domain without a usable record is remembered as such.
+    #[serde(with = "humantime_serde")]
+    pub negative_cache_ttl: Duration,
+    /// Longest a discovered record is cached, whatever its DNS TTL says.
+    #[serde(with = "humantime_serde")]
+    pub max_cache_ttl: Duration,
+    /// How old (or how far in the future) a peer's signature may be.
+    #[serde(with = "humantime_serde")]
+    pub signature_max_age: Duration,
+    /// How long a peer's published keys are cached.
+    #[serde(with = "humantime_serde")]
+    pub key_cache_ttl: Duration,
+    /// After a rotation, how long the previous signing key stays published.
+    #[serde(with = "humantime_serde")]
+    pub retired_key_ttl: Duration,
+    /// Delivery to other domains.
+    pub outbound: OutboundConfig,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            static_records: BTreeMap::new(),
+            allow_http: false,
+            unsigned_peers: Vec::new(),
+            resolvers: Vec::new(),
+            negative_cache_ttl: Duration::from_secs(60),
+            max_cache_ttl: Duration::from_secs(3600),
+            signature_max_age: Duration::from_secs(300),
+            key_cache_ttl: Duration::from_secs(600),
+            retired_key_ttl: Duration::from_secs(7 * 24 * 3600),
+            outbound: OutboundConfig::default(),
+        }
+    }
+}
+
+/// `federation.outbound.*`: the AMTP specification's retry schedule by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Attempts in all before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubles after each, with ±25 % jitter.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// Time allowed for one POST to a peer.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            max_attempts: 168,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            timeout: Duration::from_secs(30),
+            concurrency: 32,
+        }
+    }
 }
 
 /// `websocket.*`.

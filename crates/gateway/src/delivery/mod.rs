@@ -23,6 +23,7 @@
 pub(crate) mod job;
 pub(crate) mod push;
 pub(crate) mod resolver;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use agentgate_core::{DeliveryMode, DeliveryStatus, Envelope};
 use agentgate_store::{MailboxStore, QueueItem, Store};
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -46,10 +47,6 @@ use job::PushJob;
 use push::{PushBody, signature};
 use resolver::GuardedResolver;
 
-/// Longest the worker sleeps when nothing woke it.
-const IDLE_TICK: Duration = Duration::from_secs(1);
-/// How long in-flight pushes may finish after shutdown starts.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Lease on a job beyond the push timeout, for the bookkeeping after the POST.
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
@@ -128,69 +125,15 @@ impl PushWorker {
     }
 
     async fn run(self: Arc<Self>) {
-        let release = CancellationToken::new();
-        let mut inflight: JoinSet<Option<Instant>> = JoinSet::new();
-        let mut next_due: Option<Instant> = None;
-        let concurrency = self.settings.concurrency.max(1);
-        loop {
-            if self.shutdown.is_cancelled() {
-                break;
-            }
-            let free = concurrency.saturating_sub(inflight.len());
-            if free > 0 {
-                match self.store.lease(PUSH_QUEUE, free, self.lease_ms()).await {
-                    Ok(items) => {
-                        for item in items {
-                            inflight.spawn(self.clone().attempt(item, release.clone()));
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "push worker cannot lease jobs");
-                    }
-                }
-            }
-            let now = Instant::now();
-            let wake_at = next_due.map_or(now + IDLE_TICK, |d| d.min(now + IDLE_TICK));
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                    if let Ok(Some(due)) = done {
-                        next_due = Some(next_due.map_or(due, |d| d.min(due)));
-                    }
-                }
-                _ = tokio::time::sleep_until(wake_at) => {
-                    if next_due.is_some_and(|d| d <= Instant::now()) {
-                        next_due = None;
-                    }
-                }
-                _ = self.shutdown.cancelled() => break,
-            }
-        }
-        let drain = async { while inflight.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE.min(self.settings.timeout), drain)
-            .await
-            .is_err()
-        {
-            release.cancel();
-            while inflight.join_next().await.is_some() {}
-        }
-    }
-
-    /// One push attempt with its bookkeeping. Returns when the job is next due, if it
-    /// was put back with a delay.
-    async fn attempt(
-        self: Arc<Self>,
-        item: QueueItem,
-        release: CancellationToken,
-    ) -> Option<Instant> {
-        match self.try_attempt(&item, &release).await {
-            Ok(due) => due,
-            Err(e) => {
-                // The lease runs out and the job is tried again.
-                tracing::warn!(job = %item.id, error = %e, "push bookkeeping failed");
-                None
-            }
-        }
+        let queue = worker::Queue {
+            name: PUSH_QUEUE,
+            concurrency: self.settings.concurrency,
+            lease_ms: self.lease_ms(),
+            grace: self.settings.timeout,
+        };
+        let (store, wake, shutdown) =
+            (self.store.clone(), self.wake.clone(), self.shutdown.clone());
+        worker::run(store, queue, self, wake, shutdown).await;
     }
 
     async fn try_attempt(
@@ -403,6 +346,24 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
+}
+
+impl worker::Attempt for PushWorker {
+    /// One push attempt with its bookkeeping.
+    async fn attempt(
+        self: Arc<Self>,
+        item: QueueItem,
+        release: CancellationToken,
+    ) -> Option<Instant> {
+        match self.try_attempt(&item, &release).await {
+            Ok(due) => due,
+            Err(e) => {
+                // The lease runs out and the job is tried again.
+                tracing::warn!(job = %item.id, error = %e, "push bookkeeping failed");
+                None
+            }
+        }
+    }
 }
 
 /// The number of pending push jobs (for the in-flight gauge at startup).

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::directory::DirectoryError;
+use crate::federation::discovery::DiscoveryError;
 use crate::inbox::InboxError;
 use crate::messaging::MessagingError;
 use crate::paging::PageError;
@@ -54,6 +55,15 @@ pub enum ApiError {
     /// The inbox refused.
     #[error(transparent)]
     Inbox(#[from] InboxError),
+    /// Discovery of another domain's gateway failed.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// A domain in the path is not a valid domain.
+    #[error("not a valid domain: {0}")]
+    InvalidDomain(agentgate_core::domain::DomainError),
+    /// A failure inside the gateway (described in the log only).
+    #[error("{0}")]
+    Internal(String),
     /// A malformed path, query or body the services never saw.
     #[error("{0}")]
     BadRequest(String),
@@ -152,6 +162,14 @@ impl ApiError {
                 InboxError::MessageNotFound(_) => (S::NOT_FOUND, "MESSAGE_NOT_FOUND"),
                 InboxError::Storage(s) => storage(s),
             },
+            ApiError::Discovery(e) => match e {
+                DiscoveryError::NotFound(_) => (S::NOT_FOUND, e.code()),
+                DiscoveryError::Invalid { .. }
+                | DiscoveryError::PlainHttp { .. }
+                | DiscoveryError::Lookup { .. } => (S::BAD_GATEWAY, e.code()),
+            },
+            ApiError::InvalidDomain(_) => (S::BAD_REQUEST, "INVALID_DOMAIN"),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "INVALID_REQUEST"),
             ApiError::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::RouteNotFound => (S::NOT_FOUND, "NOT_FOUND"),
@@ -182,7 +200,8 @@ impl ApiError {
     /// The message shown to the client. Internal failures are described only in the
     /// log, which the request id points to.
     fn public_message(&self, status: StatusCode) -> String {
-        if status.is_server_error() && !matches!(self, ApiError::Timeout) {
+        // A timeout and a peer's failure are not internal: say what happened.
+        if status.is_server_error() && !matches!(self, ApiError::Timeout | ApiError::Discovery(_)) {
             tracing::error!(error = %self, "request failed");
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 return "the store is unavailable; retry later".into();

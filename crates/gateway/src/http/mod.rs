@@ -11,6 +11,7 @@ mod discovery;
 mod edge;
 pub mod error;
 mod extract;
+mod federation;
 mod inbox;
 mod messages;
 mod ops;
@@ -38,10 +39,14 @@ const INBOX: &str = "/v1/inbox/{address}";
 const INBOX_ITEM: &str = "/v1/inbox/{address}/{message_id}";
 const DISCOVERY: &str = "/v1/discovery/agents";
 const DISCOVERY_DOMAIN: &str = "/v1/discovery/agents/{domain}";
+const CAPABILITIES: &str = "/v1/capabilities/{domain}";
+const WELL_KNOWN_KEYS: &str = crate::federation::KEYS_PATH;
+const FEDERATION_KEYS: &str = "/v1/admin/federation/keys";
+const ROTATE_FEDERATION_KEY: &str = "/v1/admin/federation/keys/rotate";
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const ROUTES: [&str; 13] = [
+const ROUTES: [&str; 17] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
@@ -52,6 +57,10 @@ const ROUTES: [&str; 13] = [
     INBOX_ITEM,
     DISCOVERY,
     DISCOVERY_DOMAIN,
+    CAPABILITIES,
+    WELL_KNOWN_KEYS,
+    FEDERATION_KEYS,
+    ROTATE_FEDERATION_KEY,
     HEALTH,
     READY,
     METRICS,
@@ -77,6 +86,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(INBOX_ITEM, delete(inbox::ack))
         .route(DISCOVERY, get(discovery::agents))
         .route(DISCOVERY_DOMAIN, get(discovery::agents_in))
+        .route(CAPABILITIES, get(federation::capabilities))
+        .route(WELL_KNOWN_KEYS, get(federation::published_keys))
+        .route(FEDERATION_KEYS, get(federation::list_keys))
+        .route(ROTATE_FEDERATION_KEY, post(federation::rotate_key))
         .route(HEALTH, get(ops::health))
         .route(READY, get(ops::ready))
         .route(METRICS, get(ops::metrics))
