@@ -6,4 +6,6 @@
 #![deny(missing_docs)]
 
 pub mod amtp;
+pub mod amtp_txt;
+pub mod http_signature;
 pub mod json;
