@@ -6,7 +6,9 @@ use agentgate_codec::amtp_txt::{format_record, parse_record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(record) = parse_record(text) {
         assert_eq!(parse_record(&format_record(&record)), Ok(record));
     }

@@ -23,7 +23,6 @@ use agentgate_core::backoff::Backoff;
 use agentgate_store::Store;
 use agentgate_store_embedded::{EmbeddedOptions, EmbeddedStore};
 use anyhow::Context;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -33,11 +32,12 @@ use crate::delivery::{self, PushSettings, PushWorker};
 use crate::directory::Directory;
 use crate::directory::validate::PushTargetPolicy;
 use crate::federation::Federation;
+use crate::federation::outbox::{OutboxSettings, OutboxWorker};
 use crate::inbox::{Inbox, InboxLimits};
-use crate::messaging::Messaging;
+use crate::messaging::{Messaging, Wakes};
 use crate::metrics::Metrics;
 use crate::status_book::StatusBook;
-use crate::storage::{self, TimedStore};
+use crate::storage::{self, OUTBOX_QUEUE, PUSH_QUEUE, TimedStore};
 
 /// How often agents' `last_active` is written back to the store.
 const ACTIVITY_FLUSH_EVERY: Duration = Duration::from_secs(60);
@@ -65,7 +65,7 @@ pub struct App {
     pub(crate) admin_keys: AdminKeys,
     pub(crate) directory: Arc<Directory>,
     pub(crate) inbox: Arc<Inbox>,
-    pub(crate) messaging: Messaging,
+    pub(crate) messaging: Arc<Messaging>,
     pub(crate) federation: Arc<Federation>,
     shutdown: CancellationToken,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
@@ -162,13 +162,15 @@ impl App {
         domain: Domain,
         admin_keys: AdminKeys,
     ) -> anyhow::Result<Arc<App>> {
-        let federation = Arc::new(
-            Federation::open(config, &domain).context("setting up federation")?,
-        );
+        let federation =
+            Arc::new(Federation::open(config, &domain).context("setting up federation")?);
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(TimedStore::new(store, metrics.clone()));
         let retention_ms = config.message.dedup_window.as_millis() as u64;
-        for bucket in storage::buckets(retention_ms.max(1)) {
+        // A nonce must be remembered as long as its signature could be accepted: from
+        // max_age in the past to max_age in the future.
+        let nonce_ttl_ms = 2 * config.federation.signature_max_age.as_millis() as u64;
+        for bucket in storage::buckets(retention_ms.max(1), nonce_ttl_ms.max(1)) {
             store
                 .ensure_bucket(&bucket)
                 .await
@@ -208,20 +210,20 @@ impl App {
                 .await
                 .context("loading the agent directory")?,
         );
-        let push_wake = Arc::new(Notify::new());
+        let wakes = Wakes::default();
         let limits = Limits {
             max_bytes: config.message.max_size,
             ..Limits::default()
         };
-        let messaging = Messaging::new(
+        let messaging = Arc::new(Messaging::new(
             store.clone(),
             directory.clone(),
             inbox.clone(),
             statuses.clone(),
             metrics.clone(),
-            push_wake.clone(),
+            wakes.clone(),
             limits,
-        );
+        ));
 
         let mut depth = 0u64;
         for agent in directory.snapshot().agents() {
@@ -231,16 +233,18 @@ impl App {
                 .context("counting inbox messages")?;
         }
         metrics.inbox_depth_set(depth as i64);
-        metrics.in_flight_set(
-            delivery::pending_jobs(&*store)
+        let pending = delivery::pending_jobs(&*store, PUSH_QUEUE)
+            .await
+            .context("counting pushes")?
+            + delivery::pending_jobs(&*store, OUTBOX_QUEUE)
                 .await
-                .context("counting pushes")? as i64,
-        );
+                .context("counting outbound deliveries")?;
+        metrics.in_flight_set(pending as i64);
 
         let worker = Arc::new(PushWorker::new(
             store.clone(),
             directory.clone(),
-            statuses,
+            statuses.clone(),
             metrics.clone(),
             PushSettings {
                 backoff: Backoff {
@@ -253,11 +257,33 @@ impl App {
                 concurrency: push.concurrency.max(1),
                 policy,
             },
-            push_wake,
+            wakes.push.clone(),
             shutdown.clone(),
         )?);
+        let out = &config.federation.outbound;
+        let outbox = Arc::new(OutboxWorker {
+            store: store.clone(),
+            federation: federation.clone(),
+            messaging: messaging.clone(),
+            statuses,
+            metrics: metrics.clone(),
+            settings: OutboxSettings {
+                backoff: Backoff {
+                    initial_ms: out.initial_backoff.as_millis() as u64,
+                    max_ms: out.max_backoff.as_millis() as u64,
+                    jitter_percent: 25,
+                    max_attempts: out.max_attempts.max(1),
+                },
+                timeout: out.timeout,
+                concurrency: out.concurrency.max(1),
+            },
+            down: Default::default(),
+            wake: wakes.outbox.clone(),
+            shutdown: shutdown.clone(),
+        });
         let tasks = vec![
             worker.spawn(),
+            outbox.spawn(),
             tokio::spawn(flush_activity(directory.clone(), shutdown.clone())),
         ];
 

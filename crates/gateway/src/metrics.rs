@@ -131,15 +131,18 @@ impl PushOutcome {
 pub(crate) enum ModeLabel {
     Pull,
     Push,
+    /// Handed to another domain's gateway.
+    Federation,
 }
 
 /// Why a recipient did not get a message (label of the failed counter).
-pub(crate) const FAILURE_REASONS: [&str; 5] = [
+pub(crate) const FAILURE_REASONS: [&str; 6] = [
     "AGENT_UNKNOWN",
-    "FEDERATION_UNAVAILABLE",
     "SCHEMA_NOT_SUPPORTED",
     "PUSH_EXHAUSTED",
     "AGENT_UNREGISTERED",
+    "FEDERATION_EXHAUSTED",
+    "FEDERATION_REJECTED",
 ];
 
 /// Overall outcome of a submission (label of `amtp_messages_total`).
@@ -151,14 +154,16 @@ pub struct Metrics {
     http_requests: Family<HttpLabels, Counter>,
     http_duration: HistogramFamily<RouteLabels>,
     messages_accepted: Counter,
-    delivered: [Counter; 2],
+    delivered: [Counter; 3],
     failed: Family<Labels1, Counter>,
     inbox_depth: Gauge,
     push_attempts: [Counter; 5],
+    federation_attempts: [Counter; 5],
+    federation_inbound: Family<Labels1, Counter>,
     store_ops: [Histogram; 9],
     amtp_messages: Family<Labels1, Counter>,
     amtp_in_flight: Gauge,
-    amtp_delivery_duration: [Histogram; 2],
+    amtp_delivery_duration: [Histogram; 3],
     amtp_errors: Family<Labels1, Counter>,
 }
 
@@ -186,6 +191,8 @@ impl Metrics {
         let failed = Family::<Labels1, Counter>::default();
         let inbox_depth = Gauge::default();
         let push_family = Family::<Labels1, Counter>::default();
+        let federation_family = Family::<Labels1, Counter>::default();
+        let federation_inbound = Family::<Labels1, Counter>::default();
         let store_family: HistogramFamily<Labels1> =
             Family::new_with_constructor(latency_histogram);
         let amtp_messages = Family::<Labels1, Counter>::default();
@@ -197,6 +204,7 @@ impl Metrics {
         let delivered = [
             delivered_family.get_or_create_owned(&[("mode", "pull")]),
             delivered_family.get_or_create_owned(&[("mode", "push")]),
+            delivered_family.get_or_create_owned(&[("mode", "federation")]),
         ];
         let push_attempts =
             PushOutcome::ALL.map(|o| push_family.get_or_create_owned(&[("outcome", o.as_str())]));
@@ -205,7 +213,10 @@ impl Metrics {
         let amtp_delivery_duration = [
             amtp_delivery_family.get_or_create_owned(&[("mode", "pull")]),
             amtp_delivery_family.get_or_create_owned(&[("mode", "push")]),
+            amtp_delivery_family.get_or_create_owned(&[("mode", "federation")]),
         ];
+        let federation_attempts = PushOutcome::ALL
+            .map(|o| federation_family.get_or_create_owned(&[("outcome", o.as_str())]));
         for reason in FAILURE_REASONS {
             let _ = failed.get_or_create(&[("reason", reason)]);
         }
@@ -249,6 +260,16 @@ impl Metrics {
             "Push (webhook) attempts by outcome",
             push_family,
         );
+        registry.register(
+            "agentgate_federation_attempts",
+            "Deliveries to other domains' gateways by outcome",
+            federation_family,
+        );
+        registry.register(
+            "agentgate_federation_inbound",
+            "Deliveries from other gateways by verdict (accepted or the refusal code)",
+            federation_inbound.clone(),
+        );
         registry.register_with_unit(
             "agentgate_store_operation_duration",
             "Latency of storage calls, commit included for writes, by operation",
@@ -262,7 +283,7 @@ impl Metrics {
         );
         registry.register(
             "amtp_messages_in_flight",
-            "Pushes accepted but not yet delivered or failed",
+            "Pushes and deliveries to other domains accepted but not yet delivered or failed",
             amtp_in_flight.clone(),
         );
         registry.register_with_unit(
@@ -286,6 +307,8 @@ impl Metrics {
             failed,
             inbox_depth,
             push_attempts,
+            federation_attempts,
+            federation_inbound,
             store_ops,
             amtp_messages,
             amtp_in_flight,
@@ -342,6 +365,7 @@ impl Metrics {
         let i = match mode {
             ModeLabel::Pull => 0,
             ModeLabel::Push => 1,
+            ModeLabel::Federation => 2,
         };
         self.delivered[i].inc_by(count);
         for _ in 0..count {
@@ -383,6 +407,23 @@ impl Metrics {
             .position(|o| *o == outcome)
             .unwrap_or(0);
         self.push_attempts[i].inc();
+    }
+
+    /// Records one delivery attempt to another gateway.
+    pub(crate) fn federation_attempt(&self, outcome: PushOutcome) {
+        let i = PushOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        self.federation_attempts[i].inc();
+    }
+
+    /// Records the verdict on one delivery from another gateway (`accepted` or an
+    /// error code).
+    pub(crate) fn federation_inbound(&self, verdict: &'static str) {
+        self.federation_inbound
+            .get_or_create(&[("verdict", verdict)])
+            .inc();
     }
 
     /// Records one store call's latency.

@@ -12,6 +12,8 @@
 //! | `message_index` | KV | escaped address `.` inverted time `-` id | sent/received flags | `message.dedup_window` |
 //! | `inbox.<escaped address>` | queue | message id | envelope JSON | – |
 //! | `push` | queue | id derived from (message, recipient) | push job | – |
+//! | `outbox` | queue | id derived from (message, remote domain) | federation delivery job | – |
+//! | `federation_nonces` | KV | escaped keyid `.` escaped nonce | seen signature nonces | twice `federation.signature_max_age` |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +44,10 @@ pub(crate) const DELIVERY: &str = "delivery";
 pub(crate) const MESSAGE_INDEX: &str = "message_index";
 /// The queue of pending pushes.
 pub(crate) const PUSH_QUEUE: &str = "push";
+/// The queue of pending deliveries to other domains.
+pub(crate) const OUTBOX_QUEUE: &str = "outbox";
+/// Signature nonces of inbound federation deliveries, for replay protection.
+pub(crate) const FEDERATION_NONCES: &str = "federation_nonces";
 
 /// The pull inbox queue of `address`.
 pub(crate) fn inbox_queue(address: &Address) -> String {
@@ -51,8 +57,9 @@ pub(crate) fn inbox_queue(address: &Address) -> String {
     queue
 }
 
-/// The bucket declarations, with `retention_ms` for the message buckets.
-pub(crate) fn buckets(retention_ms: u64) -> Vec<BucketConfig> {
+/// The bucket declarations, with `retention_ms` for the message buckets and
+/// `nonce_ttl_ms` for the federation nonces.
+pub(crate) fn buckets(retention_ms: u64, nonce_ttl_ms: u64) -> Vec<BucketConfig> {
     let b = |name: &str, ttl_ms| BucketConfig {
         name: name.to_string(),
         ttl_ms,
@@ -64,6 +71,7 @@ pub(crate) fn buckets(retention_ms: u64) -> Vec<BucketConfig> {
         b(IDEMPOTENCY, Some(retention_ms)),
         b(DELIVERY, Some(retention_ms)),
         b(MESSAGE_INDEX, Some(retention_ms)),
+        b(FEDERATION_NONCES, Some(nonce_ttl_ms)),
     ]
 }
 
@@ -253,7 +261,7 @@ mod tests {
     fn names_are_valid() {
         let a = Address::parse("Bot.One+x@example.com").unwrap();
         assert!(validate_name(&inbox_queue(&a)).is_ok());
-        for b in buckets(1000) {
+        for b in buckets(1000, 1000) {
             assert!(validate_name(&b.name).is_ok());
         }
         assert!(validate_name(PUSH_QUEUE).is_ok());

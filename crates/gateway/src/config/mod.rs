@@ -428,6 +428,9 @@ pub struct FederationConfig {
     pub allow_http: bool,
     /// Domains admitted without signatures.
     pub unsigned_peers: Vec<String>,
+    /// Allow peers' gateways on loopback, private or link-local addresses (loopback
+    /// and test setups; otherwise a DNS record could point deliveries at internal hosts).
+    pub allow_private_peers: bool,
     /// DNS servers (`ip:port`) to ask for `_amtp` records; empty means the system's
     /// resolver configuration.
     pub resolvers: Vec<SocketAddr>,
@@ -456,6 +459,7 @@ impl Default for FederationConfig {
             static_records: BTreeMap::new(),
             allow_http: false,
             unsigned_peers: Vec::new(),
+            allow_private_peers: false,
             resolvers: Vec::new(),
             negative_cache_ttl: Duration::from_secs(60),
             max_cache_ttl: Duration::from_secs(3600),

@@ -366,8 +366,8 @@ impl worker::Attempt for PushWorker {
     }
 }
 
-/// The number of pending push jobs (for the in-flight gauge at startup).
-pub(crate) async fn pending_jobs(store: &dyn Store) -> Result<u64, StorageFailure> {
-    let s = store.stats(PUSH_QUEUE).await?;
+/// The number of pending jobs in `queue` (for the in-flight gauge at startup).
+pub(crate) async fn pending_jobs(store: &dyn Store, queue: &str) -> Result<u64, StorageFailure> {
+    let s = store.stats(queue).await?;
     Ok(s.ready + s.delayed + s.leased)
 }

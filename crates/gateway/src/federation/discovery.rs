@@ -22,6 +22,8 @@ use parking_lot::Mutex;
 use tokio::time::Instant;
 use url::Url;
 
+use crate::directory::validate::is_public_ip;
+
 /// Most domains remembered at once; the oldest entries go first beyond it.
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -84,6 +86,16 @@ pub enum DiscoveryError {
         /// Its gateway URL.
         gateway: String,
     },
+    /// The gateway URL names a loopback, private or link-local host.
+    #[error(
+        "{domain}'s gateway {gateway} is on a private address, which federation.allow_private_peers does not allow"
+    )]
+    PrivateAddress {
+        /// The domain.
+        domain: String,
+        /// Its gateway URL.
+        gateway: String,
+    },
     /// The DNS did not answer usefully (timeout, server failure).
     #[error("looking up _amtp.{domain} failed: {reason}")]
     Lookup {
@@ -99,7 +111,9 @@ impl DiscoveryError {
     pub fn code(&self) -> &'static str {
         match self {
             DiscoveryError::NotFound(_) => "CAPABILITIES_NOT_FOUND",
-            DiscoveryError::Invalid { .. } | DiscoveryError::PlainHttp { .. } => "INVALID_GATEWAY",
+            DiscoveryError::Invalid { .. }
+            | DiscoveryError::PlainHttp { .. }
+            | DiscoveryError::PrivateAddress { .. } => "INVALID_GATEWAY",
             DiscoveryError::Lookup { .. } => "DISCOVERY_FAILED",
         }
     }
@@ -116,6 +130,8 @@ struct Cached {
 pub(crate) struct DiscoverySettings {
     /// Allow `http://` gateways.
     pub allow_http: bool,
+    /// Allow gateways on loopback, private or link-local addresses.
+    pub allow_private: bool,
     /// DNS servers; empty means the system configuration.
     pub resolvers: Vec<SocketAddr>,
     /// How long a failure is remembered.
@@ -161,7 +177,7 @@ impl Discovery {
             .iter()
             .filter_map(|(domain, text)| {
                 let domain = Domain::parse(domain).ok()?;
-                let answer = peer_from(&domain, text, Source::Static, None, settings.allow_http);
+                let answer = peer_from(&domain, text, Source::Static, None, &settings);
                 Some((domain.as_str().to_owned(), answer.map(Arc::new)))
             })
             .collect();
@@ -251,13 +267,7 @@ impl Discovery {
                 continue;
             };
             let ttl = Duration::from_secs(record.ttl.into()).min(self.settings.max_ttl);
-            match peer_from(
-                domain,
-                &text,
-                Source::Dns,
-                Some(ttl),
-                self.settings.allow_http,
-            ) {
+            match peer_from(domain, &text, Source::Dns, Some(ttl), &self.settings) {
                 Ok(peer) => return (Ok(peer), ttl),
                 Err(e) if looks_like_amtp(&text) => {
                     first_error.get_or_insert(e);
@@ -278,13 +288,14 @@ fn looks_like_amtp(text: &str) -> bool {
         && t[2..].trim_start().starts_with("amtp")
 }
 
-/// Parses a record and applies the http policy.
+/// Parses a record and applies the http and address policies (a host name is checked
+/// again at connection time, by the client's resolver).
 fn peer_from(
     domain: &Domain,
     text: &str,
     source: Source,
     ttl: Option<Duration>,
-    allow_http: bool,
+    settings: &DiscoverySettings,
 ) -> Result<Peer, DiscoveryError> {
     let invalid = |reason: String| DiscoveryError::Invalid {
         domain: domain.as_str().to_owned(),
@@ -292,8 +303,23 @@ fn peer_from(
     };
     let record = parse_record(text).map_err(|e: RecordError| invalid(e.to_string()))?;
     let gateway = Url::parse(&record.gateway).map_err(|e| invalid(e.to_string()))?;
-    if gateway.scheme() == "http" && !allow_http {
+    if gateway.scheme() == "http" && !settings.allow_http {
         return Err(DiscoveryError::PlainHttp {
+            domain: domain.as_str().to_owned(),
+            gateway: record.gateway,
+        });
+    }
+    let private = match gateway.host() {
+        Some(url::Host::Ipv4(ip)) => !is_public_ip(ip.into()),
+        Some(url::Host::Ipv6(ip)) => !is_public_ip(ip.into()),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        None => true,
+    };
+    if private && !settings.allow_private {
+        return Err(DiscoveryError::PrivateAddress {
             domain: domain.as_str().to_owned(),
             gateway: record.gateway,
         });
@@ -428,6 +454,7 @@ mod tests {
     fn settings(resolver: SocketAddr, allow_http: bool) -> DiscoverySettings {
         DiscoverySettings {
             allow_http,
+            allow_private: allow_http,
             resolvers: vec![resolver],
             negative_ttl: Duration::from_secs(60),
             max_ttl: Duration::from_secs(3600),

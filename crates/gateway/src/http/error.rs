@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::directory::DirectoryError;
 use crate::federation::discovery::DiscoveryError;
+use crate::federation::signatures::VerifyError;
 use crate::inbox::InboxError;
 use crate::messaging::MessagingError;
 use crate::paging::PageError;
@@ -58,6 +59,9 @@ pub enum ApiError {
     /// Discovery of another domain's gateway failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// A delivery from another gateway was not authenticated.
+    #[error(transparent)]
+    Federation(#[from] VerifyError),
     /// A domain in the path is not a valid domain.
     #[error("not a valid domain: {0}")]
     InvalidDomain(agentgate_core::domain::DomainError),
@@ -147,6 +151,10 @@ impl ApiError {
                 MessagingError::Envelope(v) => (S::BAD_REQUEST, v.code()),
                 MessagingError::SenderNotLocal(_) => (S::FORBIDDEN, "SENDER_NOT_LOCAL"),
                 MessagingError::AccessDenied(_) => (S::FORBIDDEN, "ACCESS_DENIED"),
+                MessagingError::SenderDomainMismatch { .. } => {
+                    (S::FORBIDDEN, "SENDER_DOMAIN_MISMATCH")
+                }
+                MessagingError::RelayDenied(_) => (S::FORBIDDEN, "RELAY_DENIED"),
                 MessagingError::MessageIdConflict(_) => (S::CONFLICT, "MESSAGE_ID_CONFLICT"),
                 MessagingError::Rejected { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
                 MessagingError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
@@ -166,8 +174,22 @@ impl ApiError {
                 DiscoveryError::NotFound(_) => (S::NOT_FOUND, e.code()),
                 DiscoveryError::Invalid { .. }
                 | DiscoveryError::PlainHttp { .. }
+                | DiscoveryError::PrivateAddress { .. }
                 | DiscoveryError::Lookup { .. } => (S::BAD_GATEWAY, e.code()),
             },
+            ApiError::Federation(e) => {
+                let status = if e.is_temporary() {
+                    S::SERVICE_UNAVAILABLE
+                } else if matches!(
+                    e,
+                    VerifyError::DomainMismatch(_) | VerifyError::AddressMismatch(_)
+                ) {
+                    S::FORBIDDEN
+                } else {
+                    S::UNAUTHORIZED
+                };
+                (status, e.code())
+            }
             ApiError::InvalidDomain(_) => (S::BAD_REQUEST, "INVALID_DOMAIN"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "INVALID_REQUEST"),
@@ -201,7 +223,12 @@ impl ApiError {
     /// log, which the request id points to.
     fn public_message(&self, status: StatusCode) -> String {
         // A timeout and a peer's failure are not internal: say what happened.
-        if status.is_server_error() && !matches!(self, ApiError::Timeout | ApiError::Discovery(_)) {
+        if status.is_server_error()
+            && !matches!(
+                self,
+                ApiError::Timeout | ApiError::Discovery(_) | ApiError::Federation(_)
+            )
+        {
             tracing::error!(error = %self, "request failed");
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 return "the store is unavailable; retry later".into();

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use agentgate_core::MessageId;
+use std::net::SocketAddr;
+
+use agentgate_core::{Address, Domain, MessageId};
+use axum::extract::ConnectInfo;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,18 +13,21 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, AuthError};
 use super::extract;
 use super::views::{json, raw_json};
 use crate::app::App;
 use crate::messaging::record::RecipientOutcome;
+use crate::messaging::{Origin, Submission};
 
 fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     p.map(|Path(s)| s)
         .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-/// `POST /v1/messages`.
+/// `POST /v1/messages`: a local agent's submission (Bearer key), or a delivery from
+/// another domain's gateway (signed; or unsigned from a `federation.unsigned_peers`
+/// domain, from that domain's gateway address).
 ///
 /// Takes the whole request rather than a `HeaderMap` extractor, which would copy the
 /// headers of every submission.
@@ -31,23 +37,94 @@ pub(crate) async fn submit(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let sender = extract::agent(&app, headers)?;
+    let submission = if extract::bearer(headers).is_some() {
+        let sender = extract::agent(&app, headers)?;
+        let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
+        app.messaging.submit(Origin::Agent(&sender), &bytes).await?
+    } else if !is_delivery(headers) {
+        unsigned(&app, &parts, body).await?
+    } else {
+        let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
+        let peer = app
+            .federation
+            .verify(&*app.store, parts.uri.path(), headers, &bytes)
+            .await
+            .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+        let submission = app.messaging.submit(Origin::Peer(&peer), &bytes).await;
+        app.metrics.federation_inbound(match &submission {
+            Ok(_) => "accepted",
+            Err(_) => "refused",
+        });
+        submission?
+    };
+    Ok(answer(&submission))
+}
+
+/// Whether a request without a Bearer key is a signed delivery from a peer.
+fn is_delivery(headers: &HeaderMap) -> bool {
+    headers.contains_key("signature-input") || headers.contains_key("signature")
+}
+
+/// A request with neither a Bearer key nor a signature: admitted only as a delivery
+/// from an allow-listed unsigned peer, sent from that peer's gateway address;
+/// otherwise refused as unauthenticated.
+async fn unsigned(
+    app: &Arc<App>,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+) -> Result<Submission, ApiError> {
+    let headers = &parts.headers;
+    let refused = || ApiError::from(AuthError::MissingAuthorization);
+    if app.federation.unsigned_peers.is_empty() {
+        return Err(refused());
+    }
     let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
-    let submission = app.messaging.submit(&sender, &bytes).await?;
+    let domain = claimed_sender_domain(&bytes).ok_or_else(refused)?;
+    if !app.federation.admits_unsigned(&domain) {
+        return Err(refused());
+    }
+    let Some(ConnectInfo(from)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return Err(refused());
+    };
+    app.federation
+        .check_unsigned_origin(&domain, from.ip())
+        .await
+        .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+    let submission = app.messaging.submit(Origin::Peer(&domain), &bytes).await;
+    app.metrics.federation_inbound(match &submission {
+        Ok(_) => "accepted",
+        Err(_) => "refused",
+    });
+    Ok(submission?)
+}
+
+/// The domain of the envelope's `sender`, if the body has one.
+fn claimed_sender_domain(body: &[u8]) -> Option<Domain> {
+    #[derive(serde::Deserialize)]
+    struct Sender<'a> {
+        #[serde(borrow)]
+        sender: Option<std::borrow::Cow<'a, str>>,
+    }
+    let s: Sender<'_> = serde_json::from_slice(body).ok()?;
+    Address::parse(&s.sender?).ok().map(|a| a.domain().clone())
+}
+
+/// The response to an accepted submission: 202 while a delivery is pending, else 200.
+fn answer(submission: &Submission) -> Response {
     let status = if submission.pending() {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
     let header = &submission.record.header;
-    Ok(json(
+    json(
         status,
         &SubmitResponse {
             message_id: &header.message_id,
             status: submission.status(),
             recipients: &header.recipients,
         },
-    ))
+    )
 }
 
 /// The answer to a submission.

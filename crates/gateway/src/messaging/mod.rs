@@ -6,9 +6,12 @@
 //! 1. Decode (size and depth limits) and validate the envelope; the sender must be the
 //!    authenticated agent.
 //! 2. Route each recipient: a registered local agent that accepts the schema gets it
-//!    (`delivered` into its pull inbox, or `queued` for push); otherwise it fails with
-//!    `AGENT_UNKNOWN`, `SCHEMA_NOT_SUPPORTED` or `FEDERATION_UNAVAILABLE`. When nobody
-//!    can take it, nothing is written and the submission is refused (422).
+//!    (`delivered` into its pull inbox, or `queued` for push); a recipient of another
+//!    domain is `queued` for the outbox (one job per domain, see
+//!    [`crate::federation::outbox`]); otherwise it fails with `AGENT_UNKNOWN` or
+//!    `SCHEMA_NOT_SUPPORTED`. When nobody can take it, nothing is written and the
+//!    submission is refused (422). A delivery from a peer gateway may only carry
+//!    senders of that peer's domain and recipients of ours.
 //! 3. **One durable round**, all writes in one `Store::write_many` call (one request
 //!    to the store, one group commit): create the message record (keyed by message
 //!    id; create-if-absent), create the idempotency record when the envelope has an
@@ -54,20 +57,19 @@ use tokio::sync::Notify;
 use crate::clock;
 use crate::delivery::job::PushJob;
 use crate::directory::{AgentEntry, Directory};
+use crate::federation::outbox::OutboxJob;
 use crate::inbox::Inbox;
 use crate::metrics::{Metrics, ModeLabel};
 use crate::paging::{self, PageError};
 use crate::status_book::{RecipientRecord, StatusBook};
 use crate::storage::{
-    IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, PUSH_QUEUE, StorageFailure, inbox_queue,
+    IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, OUTBOX_QUEUE, PUSH_QUEUE, StorageFailure, inbox_queue,
 };
 use index::Role;
 use record::{MessageRecord, RecipientOutcome, RecordHeader};
 
 /// Recipient failure: no such local agent.
 pub const AGENT_UNKNOWN: &str = "AGENT_UNKNOWN";
-/// Recipient failure: another domain (federation is not available yet).
-pub const FEDERATION_UNAVAILABLE: &str = "FEDERATION_UNAVAILABLE";
 /// Recipient failure: the agent does not accept the message's schema.
 pub const SCHEMA_NOT_SUPPORTED: &str = "SCHEMA_NOT_SUPPORTED";
 /// Refusal code when recipients failed for different reasons.
@@ -95,13 +97,24 @@ pub enum MessagingError {
     /// The sender is not the authenticated agent, or the caller may not see the message.
     #[error("{0}")]
     AccessDenied(String),
+    /// A peer delivered a message whose sender is not of the peer's domain.
+    #[error("sender {sender} is not of the delivering gateway's domain {peer}")]
+    SenderDomainMismatch {
+        /// The envelope's sender.
+        sender: String,
+        /// The authenticated peer domain.
+        peer: String,
+    },
+    /// A peer delivered a message for a recipient outside this gateway's domain.
+    #[error("recipient {0} is not of this gateway's domain; this gateway relays for no one")]
+    RelayDenied(String),
     /// The message id was already used by another sender.
     #[error("message id {0} is already used by another message")]
     MessageIdConflict(String),
     /// No recipient could accept the message.
     #[error("no recipient accepted the message")]
     Rejected {
-        /// `AGENT_UNKNOWN`, `SCHEMA_NOT_SUPPORTED`, `FEDERATION_UNAVAILABLE`, or
+        /// `AGENT_UNKNOWN`, `SCHEMA_NOT_SUPPORTED`, or
         /// `RECIPIENTS_REJECTED` when the reasons differ.
         code: &'static str,
         /// Each recipient's outcome.
@@ -137,6 +150,16 @@ pub enum Caller {
     Agent(Arc<AgentEntry>),
     /// An operator, by an admin key.
     Admin,
+}
+
+/// Where a submission comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin<'a> {
+    /// A local agent, authenticated by its key: the sender must be that agent.
+    Agent(&'a AgentEntry),
+    /// Another domain's gateway, authenticated by its signature (or admitted as an
+    /// unsigned peer): senders of that domain, recipients of ours only.
+    Peer(&'a agentgate_core::Domain),
 }
 
 /// An accepted submission (first time or repeat).
@@ -262,6 +285,8 @@ enum ItemKind {
     PushInbox,
     /// A push job.
     Push,
+    /// An outbox job (all recipients of one other domain).
+    Outbox,
 }
 
 /// One item a submission enqueued (or found already there).
@@ -288,8 +313,17 @@ pub(crate) struct Messaging {
     inbox: Arc<Inbox>,
     statuses: Arc<StatusBook>,
     metrics: Arc<Metrics>,
-    push_wake: Arc<Notify>,
+    wakes: Wakes,
     limits: Limits,
+}
+
+/// The workers a new delivery wakes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Wakes {
+    /// The push worker.
+    pub push: Arc<Notify>,
+    /// The outbox worker.
+    pub outbox: Arc<Notify>,
 }
 
 fn idempotency_key(sender: &Address, key: &str) -> String {
@@ -308,7 +342,6 @@ fn failed(address: &Address, code: &str, message: String) -> RecipientOutcome {
 fn static_code(code: &str) -> &'static str {
     match code {
         AGENT_UNKNOWN => AGENT_UNKNOWN,
-        FEDERATION_UNAVAILABLE => FEDERATION_UNAVAILABLE,
         SCHEMA_NOT_SUPPORTED => SCHEMA_NOT_SUPPORTED,
         _ => RECIPIENTS_REJECTED,
     }
@@ -321,7 +354,7 @@ impl Messaging {
         inbox: Arc<Inbox>,
         statuses: Arc<StatusBook>,
         metrics: Arc<Metrics>,
-        push_wake: Arc<Notify>,
+        wakes: Wakes,
         limits: Limits,
     ) -> Messaging {
         Messaging {
@@ -330,29 +363,63 @@ impl Messaging {
             inbox,
             statuses,
             metrics,
-            push_wake,
+            wakes,
             limits,
         }
     }
 
-    /// Accepts a submission from `sender` (already authenticated).
+    /// Accepts a submission from `origin` (already authenticated).
     pub(crate) async fn submit(
         &self,
-        sender: &AgentEntry,
+        origin: Origin<'_>,
         body: &[u8],
     ) -> Result<Submission, MessagingError> {
         let wire = decode_envelope(body, &self.limits)?;
         let now = clock::now();
         let envelope = Envelope::from_wire(wire, now, clock::random_bytes())?;
-        if envelope.sender.domain() != self.directory.domain() {
-            return Err(MessagingError::SenderNotLocal(envelope.sender.to_string()));
+        match origin {
+            Origin::Agent(sender) => {
+                if envelope.sender.domain() != self.directory.domain() {
+                    return Err(MessagingError::SenderNotLocal(envelope.sender.to_string()));
+                }
+                if envelope.sender != sender.agent.address {
+                    return Err(MessagingError::AccessDenied(format!(
+                        "the API key presented belongs to {}, not to the sender {}",
+                        sender.agent.address, envelope.sender
+                    )));
+                }
+            }
+            Origin::Peer(peer) => {
+                if envelope.sender.domain() != peer {
+                    return Err(MessagingError::SenderDomainMismatch {
+                        sender: envelope.sender.to_string(),
+                        peer: peer.to_string(),
+                    });
+                }
+                let local = self.directory.domain();
+                if let Some(r) = envelope.recipients.iter().find(|r| r.domain() != local) {
+                    return Err(MessagingError::RelayDenied(r.to_string()));
+                }
+            }
         }
-        if envelope.sender != sender.agent.address {
-            return Err(MessagingError::AccessDenied(format!(
-                "the API key presented belongs to {}, not to the sender {}",
-                sender.agent.address, envelope.sender
-            )));
-        }
+        self.accept(envelope, now).await
+    }
+
+    /// Accepts a message the gateway itself sends (delivery failure reports): routed and
+    /// stored like any other, with no sender check.
+    pub(crate) async fn deliver_system(
+        &self,
+        envelope: Envelope,
+    ) -> Result<Submission, MessagingError> {
+        self.accept(envelope, clock::now()).await
+    }
+
+    /// Routes, stores and places a checked envelope.
+    async fn accept(
+        &self,
+        envelope: Envelope,
+        now: Timestamp,
+    ) -> Result<Submission, MessagingError> {
         let outcomes = self.route(&envelope);
         if !outcomes.iter().any(RecipientOutcome::accepted) {
             return Err(self.refuse(outcomes));
@@ -377,7 +444,7 @@ impl Messaging {
         // the rare case that a record already exists (a repeat, an id conflict), the
         // speculative deliveries are resolved below.
         let mut writes = Self::record_writes(&id_key, &record, idem.as_deref());
-        let (placement_writes, placed) = Self::placement(&record, &HashMap::new());
+        let (placement_writes, placed) = self.placement(&record, &HashMap::new());
         writes.extend(placement_writes);
         let mut results = self.store.write_many(writes).await?.into_iter();
         let (msg_res, idem_res) = Self::record_results(&mut results, idem.is_some());
@@ -442,14 +509,13 @@ impl Messaging {
             .iter()
             .map(|r| {
                 if r.domain() != domain {
-                    return failed(
-                        r,
-                        FEDERATION_UNAVAILABLE,
-                        format!(
-                            "cannot deliver to domain {}: federation is not available",
-                            r.domain()
-                        ),
-                    );
+                    // Another domain: queued for the outbox.
+                    return RecipientOutcome {
+                        address: r.clone(),
+                        status: DeliveryStatus::Queued,
+                        error_code: None,
+                        error_message: None,
+                    };
                 }
                 let Some(agent) = directory.get(r.local()) else {
                     return failed(r, AGENT_UNKNOWN, format!("no agent {r} is registered"));
@@ -681,26 +747,37 @@ impl Messaging {
         record: &MessageRecord,
         moved_on: &HashMap<String, RecipientRecord>,
     ) -> Result<Placement, StorageFailure> {
-        let (writes, placed) = Self::placement(record, moved_on);
+        let (writes, placed) = self.placement(record, moved_on);
         let results = self.store.write_many(writes).await?;
         Self::placed(placed, results.into_iter())
     }
 
     /// The writes that place `record`'s deliveries (see [`Messaging::place`]): the
     /// enqueue first when there is anything to enqueue, then the index puts; and what
-    /// the enqueue places, item by item.
+    /// the enqueue places, item by item. Local recipients get an inbox copy (and push
+    /// agents a push job); the recipients of each other domain share one outbox job.
     fn placement(
+        &self,
         record: &MessageRecord,
         moved_on: &HashMap<String, RecipientRecord>,
     ) -> (Vec<Write>, Vec<Placed>) {
         let header = &record.header;
+        let local = self.directory.domain();
         let id = header.message_id;
         let envelope = record.envelope_json();
         let uuid = *id.as_uuid();
         let mut items = Vec::with_capacity(header.recipients.len() + 1);
         let mut placed = Vec::with_capacity(header.recipients.len() + 1);
+        let mut remote: BTreeMap<&agentgate_core::Domain, Vec<Address>> = BTreeMap::new();
         for r in header.recipients.iter().filter(|r| r.accepted()) {
             if !moved_on.is_empty() && moved_on.contains_key(r.address.as_str()) {
+                continue;
+            }
+            if r.address.domain() != local {
+                remote
+                    .entry(r.address.domain())
+                    .or_default()
+                    .push(r.address.clone());
                 continue;
             }
             let queue = inbox_queue(&r.address);
@@ -742,11 +819,38 @@ impl Messaging {
                 });
             }
         }
+        for (domain, recipients) in remote {
+            let job = OutboxJob {
+                message_id: id,
+                domain: domain.clone(),
+                sender: header.sender.clone(),
+                recipients,
+                accepted_at: header.accepted_at,
+            };
+            items.push(NewItem {
+                queue: OUTBOX_QUEUE.to_string(),
+                id: job.id(),
+                payload: job.encode(),
+                not_before_ms: None,
+            });
+            placed.push(Placed {
+                recipient: job.recipients[0].clone(),
+                queue: OUTBOX_QUEUE.to_string(),
+                id: job.id(),
+                kind: ItemKind::Outbox,
+                enqueued: false,
+            });
+        }
 
+        // The index lists local agents' messages only.
         let mut flags: BTreeMap<&Address, u8> = BTreeMap::new();
-        *flags.entry(&header.sender).or_default() |= index::SENT;
+        if header.sender.domain() == local {
+            *flags.entry(&header.sender).or_default() |= index::SENT;
+        }
         for r in header.recipients.iter().filter(|r| r.accepted()) {
-            *flags.entry(&r.address).or_default() |= index::RECEIVED;
+            if r.address.domain() == local {
+                *flags.entry(&r.address).or_default() |= index::RECEIVED;
+            }
         }
         let suffix = index::suffix(header.accepted_at, &id);
         let mut writes = Vec::with_capacity(flags.len() + 1);
@@ -790,7 +894,7 @@ impl Messaging {
 
     /// Counts newly placed items and wakes their readers and the pusher.
     fn account(&self, header: &RecordHeader, placement: &Placement) {
-        let (mut pulled, mut pushes, mut copies) = (0u64, 0i64, 0i64);
+        let (mut pulled, mut pushes, mut copies, mut outbound) = (0u64, 0i64, 0i64, 0i64);
         for p in placement.items.iter().filter(|p| p.enqueued) {
             match p.kind {
                 ItemKind::PullInbox | ItemKind::PushInbox => {
@@ -801,6 +905,7 @@ impl Messaging {
                     self.inbox.wake_queue(&p.queue);
                 }
                 ItemKind::Push => pushes += 1,
+                ItemKind::Outbox => outbound += 1,
             }
         }
         self.metrics.inbox_depth_add(copies);
@@ -811,7 +916,11 @@ impl Messaging {
         }
         if pushes > 0 {
             self.metrics.in_flight_add(pushes);
-            self.push_wake.notify_one();
+            self.wakes.push.notify_one();
+        }
+        if outbound > 0 {
+            self.metrics.in_flight_add(outbound);
+            self.wakes.outbox.notify_one();
         }
     }
 
@@ -839,6 +948,23 @@ impl Messaging {
             tracing::debug!(withdrawn = drop.len(), "withdrew speculative deliveries");
         }
         Ok(Placement { items: kept })
+    }
+
+    /// This gateway's domain.
+    pub(crate) fn domain(&self) -> &agentgate_core::Domain {
+        self.directory.domain()
+    }
+
+    /// The stored record of message `id`, unless it has expired.
+    pub(crate) async fn record(
+        &self,
+        id: &MessageId,
+    ) -> Result<Option<MessageRecord>, StorageFailure> {
+        match self.load(&id.to_string()).await {
+            Ok(r) => Ok(r),
+            Err(MessagingError::Storage(s)) => Err(s),
+            Err(e) => Err(StorageFailure(StoreError::Corrupt(e.to_string()))),
+        }
     }
 
     /// The stored message `id`, if `caller` may see it (sender, recipient or admin).

@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+mod federation;
 mod inbox;
 mod load;
 mod messaging;

@@ -143,12 +143,14 @@ async fn recipient_outcomes_decide_200_and_422() {
             "AGENT_UNKNOWN"
         );
 
+        // Another domain: queued for the outbox (delivery is asynchronous).
         let (s, b) = g.send(&key, envelope("alice", &["x@elsewhere.com"])).await;
         assert_eq!(
-            (s, code(&b)),
-            (StatusCode::UNPROCESSABLE_ENTITY, "FEDERATION_UNAVAILABLE"),
+            (s, b["status"].as_str()),
+            (StatusCode::ACCEPTED, Some("queued")),
             "{b}"
         );
+        assert_eq!(b["recipients"][0]["status"], "queued");
 
         let (s, b) = g.send(&key, envelope("alice", &["picky"])).await;
         assert_eq!(
@@ -160,28 +162,29 @@ async fn recipient_outcomes_decide_200_and_422() {
         typed["schema"] = json!("agntcy:commerce.order.v1");
         assert_eq!(g.send(&key, typed).await.0, StatusCode::OK);
 
-        let (s, b) = g
-            .send(&key, envelope("alice", &["ghost", "x@elsewhere.com"]))
-            .await;
+        let (s, b) = g.send(&key, envelope("alice", &["ghost", "picky"])).await;
         assert_eq!(
             (s, code(&b)),
             (StatusCode::UNPROCESSABLE_ENTITY, "RECIPIENTS_REJECTED"),
             "{b}"
         );
 
-        // Partial: one delivered, two failed, answered 200.
+        // Partial: one delivered, one failed, one queued for another domain: 202.
         let (s, b) = g
             .send(
                 &key,
                 envelope("alice", &["bob", "ghost", "x@elsewhere.com"]),
             )
             .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
         assert_eq!(b["status"], "partial");
         let r = b["recipients"].as_array().unwrap();
         assert_eq!(r[0], json!({"address": addr("bob"), "status": "delivered"}));
         assert_eq!(r[1]["error_code"], "AGENT_UNKNOWN");
-        assert_eq!(r[2]["error_code"], "FEDERATION_UNAVAILABLE");
+        assert_eq!(
+            r[2],
+            json!({"address": "x@elsewhere.com", "status": "queued"})
+        );
         let (_, inbox) = g.inbox(&bob, "bob", "").await;
         assert_eq!(inbox["message_count"], 1);
         let (_, st) = call(g.agent(

@@ -32,7 +32,7 @@ pub struct Gateway {
     pub app: Arc<App>,
     pub client: reqwest::Client,
     pub config: Config,
-    dir: Arc<TempDir>,
+    pub dir: Arc<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
 }
@@ -50,6 +50,14 @@ impl Gateway {
 
     /// A gateway with the test defaults changed by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Gateway {
+        let (mut config, dir) = Gateway::prepare();
+        tweak(&mut config);
+        Gateway::serve(config, dir).await
+    }
+
+    /// The test defaults and a fresh directory (admin key file, data directory), for a
+    /// gateway the caller starts with [`Gateway::serve_on`].
+    pub fn prepare() -> (Config, Arc<TempDir>) {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let keys = dir.path().join("admin.keys");
         std::fs::write(&keys, format!("# test keys\n{ADMIN_KEY}\n")).unwrap();
@@ -65,23 +73,36 @@ impl Gateway {
         config.delivery.push.max_backoff = Duration::from_millis(200);
         config.delivery.push.max_attempts = 3;
         config.delivery.push.timeout = Duration::from_secs(2);
-        tweak(&mut config);
-        Gateway::serve(config, dir).await
+        // Other domains are looked up only on loopback: a DNS server that is not there.
+        config.federation.resolvers = vec![SocketAddr::from(([127, 0, 0, 1], 9))];
+        (config, dir)
     }
 
     async fn serve(config: Config, dir: Arc<TempDir>) -> Gateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Gateway::serve_on(config, dir, listener).await
+    }
+
+    /// Serves `config` on an already bound listener.
+    pub async fn serve_on(
+        config: Config,
+        dir: Arc<TempDir>,
+        listener: tokio::net::TcpListener,
+    ) -> Gateway {
         let app = App::open(&config).await.expect("app opens");
         let router = agentgate_gateway::http::router(app.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
         });
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -1,0 +1,665 @@
+//! The outbox: delivering accepted messages to other domains' gateways.
+//!
+//! At acceptance every other domain among a message's recipients gets one job in the
+//! durable `outbox` queue carrying all of that domain's recipients, so no recipient is
+//! ever lost as a "duplicate" of another at the same peer. The job id is derived from
+//! (message id, domain), so enqueueing it twice (a repeated submission, a retry after a
+//! crash) stores it once.
+//!
+//! For each job the worker discovers the domain's gateway, POSTs the envelope (its
+//! `recipients` narrowed to that domain's) to `{gateway}/v1/messages`, signed with this
+//! gateway's federation key, and then:
+//!
+//! - **2xx**: each recipient the peer accepted is `delivered`; one the peer refused
+//!   (its per-recipient `status: failed`) is `failed` with the peer's code;
+//! - **refused for good** (400, 403, 404, 409, 413, 422): every recipient `failed` with
+//!   the peer's error code;
+//! - **anything else** (no answer, 401, 408, 429, 5xx, discovery failure): `retrying`,
+//!   released with the next delay of the schedule (`federation.outbound.*`: 1 s doubling
+//!   to 1 h, ±25 % jitter); the domain is then considered down until that time, and its
+//!   other jobs wait without spending attempts;
+//! - **attempts exhausted**: every recipient still pending is `failed`.
+//!
+//! A job that ends with failed recipients is dead-lettered (with the reason) and the
+//! sender receives a `delivery_failure` report in its inbox from `postmaster@<our
+//! domain>` ([`failure_report`]). Delivery is at-least-once: the receiving gateway
+//! de-duplicates by sender and message id (or idempotency key).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use agentgate_core::backoff::Backoff;
+use agentgate_core::{Address, DeliveryStatus, Domain, Envelope, MessageId, Timestamp};
+use agentgate_store::{QueueItem, Store};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use reqwest::header::CONTENT_TYPE;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Federation;
+use super::signatures::{self, new_nonce};
+use crate::clock;
+use crate::delivery::worker;
+use crate::messaging::Messaging;
+use crate::metrics::{Metrics, ModeLabel, PushOutcome};
+use crate::status_book::{RecipientRecord, StatusBook};
+use crate::storage::{OUTBOX_QUEUE, StorageFailure};
+
+/// The path deliveries are POSTed to, relative to the peer's gateway URL.
+pub(crate) const MESSAGES_PATH: &str = "/v1/messages";
+/// Lease on a job beyond the POST timeout, for the bookkeeping after it.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// How long a signature on an outbound delivery is valid.
+const SIGNATURE_VALIDITY: Duration = Duration::from_secs(300);
+/// Longest peer answer read.
+const MAX_ANSWER: usize = 1024 * 1024;
+/// The local part of the address failure reports come from.
+pub(crate) const POSTMASTER: &str = "postmaster";
+
+/// One pending delivery to another domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct OutboxJob {
+    /// The message.
+    pub message_id: MessageId,
+    /// The other domain.
+    pub domain: Domain,
+    /// The message's sender (a local agent), who gets the failure report.
+    pub sender: Address,
+    /// That domain's recipients of the message.
+    pub recipients: Vec<Address>,
+    /// When the message was accepted.
+    pub accepted_at: Timestamp,
+}
+
+impl OutboxJob {
+    /// The queue item id: the first 16 bytes of SHA-256(message id ‖ "@" ‖ domain).
+    pub(crate) fn id(&self) -> Uuid {
+        let mut h = Sha256::new();
+        h.update(self.message_id.as_bytes());
+        h.update(b"@");
+        h.update(self.domain.as_str().as_bytes());
+        let digest = h.finalize();
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&digest[..16]);
+        Uuid::from_bytes(b)
+    }
+
+    /// The queue payload.
+    pub(crate) fn encode(&self) -> Bytes {
+        Bytes::from(serde_json::to_vec(self).expect("job serialises"))
+    }
+
+    /// Parses a queue payload.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<OutboxJob> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// Outbound delivery settings (`federation.outbound.*`).
+#[derive(Clone, Debug)]
+pub(crate) struct OutboxSettings {
+    /// Retry schedule and attempt limit.
+    pub backoff: Backoff,
+    /// Time allowed for one POST.
+    pub timeout: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+/// One recipient's end state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Failed {
+    /// The recipient.
+    pub address: Address,
+    /// The error code (the peer's, or ours).
+    pub code: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// What one attempt came to.
+enum Outcome {
+    /// The peer answered 2xx; these recipients it refused.
+    Delivered(Vec<Failed>),
+    /// The peer refused the whole delivery for good.
+    Refused { code: String, message: String },
+    /// Try again later.
+    Retry {
+        outcome: PushOutcome,
+        message: String,
+    },
+}
+
+/// The outbox worker.
+pub(crate) struct OutboxWorker {
+    pub store: Arc<dyn Store>,
+    pub federation: Arc<Federation>,
+    /// Reads message records and delivers failure reports.
+    pub messaging: Arc<Messaging>,
+    pub statuses: Arc<StatusBook>,
+    pub metrics: Arc<Metrics>,
+    pub settings: OutboxSettings,
+    /// Domains that failed, and until when their jobs wait.
+    pub down: Mutex<HashMap<Domain, Instant>>,
+    /// Woken when a job is enqueued.
+    pub wake: Arc<Notify>,
+    pub shutdown: CancellationToken,
+}
+
+impl OutboxWorker {
+    /// Starts the worker; the task ends after shutdown.
+    pub(crate) fn spawn(self: Arc<Self>) -> JoinHandle<()> {
+        let queue = worker::Queue {
+            name: OUTBOX_QUEUE,
+            concurrency: self.settings.concurrency,
+            lease_ms: (self.settings.timeout + LEASE_MARGIN).as_millis() as u64,
+            grace: self.settings.timeout,
+        };
+        let (store, wake, shutdown) =
+            (self.store.clone(), self.wake.clone(), self.shutdown.clone());
+        tokio::spawn(worker::run(store, queue, self, wake, shutdown))
+    }
+
+    async fn try_attempt(
+        &self,
+        item: &QueueItem,
+        release: &CancellationToken,
+    ) -> Result<Option<Instant>, StorageFailure> {
+        let Some(job) = OutboxJob::decode(&item.payload) else {
+            self.store
+                .dead_letter(OUTBOX_QUEUE, item.id, "undecodable outbox job".into())
+                .await?;
+            self.metrics.in_flight_add(-1);
+            return Ok(None);
+        };
+        // A peer that just failed: wait for its retry time without spending an attempt.
+        let waiting = self.down.lock().get(&job.domain).copied();
+        if let Some(until) = waiting {
+            let now = Instant::now();
+            if until > now {
+                let delay = (until - now).as_millis() as u64;
+                self.store.nack(OUTBOX_QUEUE, item.id, delay, None).await?;
+                return Ok(Some(until));
+            }
+        }
+        let attempts = self
+            .statuses
+            .get(&job.message_id, &job.recipients[0])
+            .await?
+            .map_or(0, |r| r.attempts)
+            + 1;
+
+        let record = self.messaging.record(&job.message_id).await?;
+        let Some(record) = record else {
+            let failed = self.all_failed(
+                &job,
+                "MESSAGE_EXPIRED",
+                "the message expired before it could be delivered",
+            );
+            return self.finish(item, &job, attempts, failed).await;
+        };
+        let envelope = record.envelope_json();
+        let outcome = tokio::select! {
+            o = self.deliver(&job, &envelope) => o,
+            _ = release.cancelled() => {
+                self.store
+                    .nack(OUTBOX_QUEUE, item.id, 0, Some("interrupted by gateway shutdown".into()))
+                    .await?;
+                return Ok(None);
+            }
+        };
+        match outcome {
+            Outcome::Delivered(failed) => {
+                self.metrics.federation_attempt(PushOutcome::Success);
+                self.down.lock().remove(&job.domain);
+                self.finish(item, &job, attempts, failed).await
+            }
+            Outcome::Refused { code, message } => {
+                self.metrics.federation_attempt(PushOutcome::Refused);
+                let failed = self.all_failed(&job, &code, &message);
+                self.finish(item, &job, attempts, failed).await
+            }
+            Outcome::Retry { outcome, message } => {
+                self.metrics.federation_attempt(outcome);
+                if !self.settings.backoff.may_retry(attempts) {
+                    let failed = self.all_failed(
+                        &job,
+                        "FEDERATION_EXHAUSTED",
+                        &format!("gave up after {attempts} attempts; last error: {message}"),
+                    );
+                    return self.finish(item, &job, attempts, failed).await;
+                }
+                let delay = self
+                    .settings
+                    .backoff
+                    .delay_ms(attempts, clock::random_unit());
+                let now = clock::now();
+                let due = Instant::now() + Duration::from_millis(delay);
+                self.down.lock().insert(job.domain.clone(), due);
+                self.store
+                    .nack(OUTBOX_QUEUE, item.id, delay, Some(message.clone()))
+                    .await?;
+                for r in &job.recipients {
+                    self.statuses
+                        .transition(&job.message_id, r, |_| RecipientRecord {
+                            status: DeliveryStatus::Retrying,
+                            attempts,
+                            last_error: Some(message.clone()),
+                            next_retry: Some(now.plus_millis(delay)),
+                            delivered_at: None,
+                            updated_at: now,
+                        })
+                        .await?;
+                }
+                tracing::debug!(message_id = %job.message_id, domain = %job.domain, attempts, delay_ms = delay, error = %message, "delivery to another domain failed; will retry");
+                Ok(Some(due))
+            }
+        }
+    }
+
+    /// Every recipient of `job` failed with `code`.
+    fn all_failed(&self, job: &OutboxJob, code: &str, message: &str) -> Vec<Failed> {
+        job.recipients
+            .iter()
+            .map(|r| Failed {
+                address: r.clone(),
+                code: code.to_owned(),
+                message: message.to_owned(),
+            })
+            .collect()
+    }
+
+    /// Ends a job: recipients not in `failed` are delivered; failed ones are reported to
+    /// the sender, and the job is dead-lettered; otherwise it is acknowledged.
+    async fn finish(
+        &self,
+        item: &QueueItem,
+        job: &OutboxJob,
+        attempts: u32,
+        failed: Vec<Failed>,
+    ) -> Result<Option<Instant>, StorageFailure> {
+        let now = clock::now();
+        for r in &job.recipients {
+            let failure = failed.iter().find(|f| &f.address == r);
+            self.statuses
+                .transition(&job.message_id, r, |_| RecipientRecord {
+                    status: if failure.is_some() {
+                        DeliveryStatus::Failed
+                    } else {
+                        DeliveryStatus::Delivered
+                    },
+                    attempts,
+                    last_error: failure.map(|f| format!("{}: {}", f.code, f.message)),
+                    next_retry: None,
+                    delivered_at: failure.is_none().then_some(now),
+                    updated_at: now,
+                })
+                .await?;
+        }
+        let delivered = (job.recipients.len() - failed.len()) as u64;
+        if delivered > 0 {
+            self.metrics.delivered(
+                ModeLabel::Federation,
+                delivered,
+                Duration::from_millis(now.since(job.accepted_at)),
+            );
+        }
+        if failed.is_empty() {
+            self.store.ack(OUTBOX_QUEUE, item.id).await?;
+        } else {
+            let reason = if failed.iter().all(|f| f.code == "FEDERATION_EXHAUSTED") {
+                "FEDERATION_EXHAUSTED"
+            } else {
+                "FEDERATION_REJECTED"
+            };
+            self.metrics.failed(reason, failed.len() as u64);
+            let report = failure_report(self.messaging.domain(), job, &failed, attempts, now);
+            if let Err(e) = self.messaging.deliver_system(report).await {
+                // The job stays leased and is tried again when the lease ends; the
+                // report's id is derived from the job, so it is not sent twice.
+                tracing::warn!(message_id = %job.message_id, error = %e, "cannot deliver a failure report");
+                return Err(StorageFailure(agentgate_store::StoreError::Unavailable(
+                    e.to_string(),
+                )));
+            }
+            let summary: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{} ({})", f.address, f.code))
+                .collect();
+            self.store
+                .dead_letter(OUTBOX_QUEUE, item.id, summary.join(", "))
+                .await?;
+            tracing::warn!(message_id = %job.message_id, domain = %job.domain, attempts, failed = %summary.join(", "), "delivery to another domain failed for good; the sender was sent a report");
+        }
+        self.metrics.in_flight_add(-1);
+        Ok(None)
+    }
+
+    /// One POST to the peer.
+    async fn deliver(&self, job: &OutboxJob, envelope_json: &[u8]) -> Outcome {
+        let retry = |outcome, message: String| Outcome::Retry { outcome, message };
+        let peer = match self.federation.discovery.discover(&job.domain).await {
+            Ok(peer) => peer,
+            Err(e) => return retry(PushOutcome::NetworkError, e.to_string()),
+        };
+        let body = match narrowed(envelope_json, &job.recipients) {
+            Ok(b) => b,
+            Err(e) => {
+                return Outcome::Refused {
+                    code: "INTERNAL_ERROR".into(),
+                    message: format!("stored envelope unreadable: {e}"),
+                };
+            }
+        };
+        if let Some(max) = peer.record.max_size
+            && body.len() as u64 > max
+        {
+            return Outcome::Refused {
+                code: "MESSAGE_TOO_LARGE".into(),
+                message: format!(
+                    "the message is {} bytes; {} accepts at most {max}",
+                    body.len(),
+                    job.domain
+                ),
+            };
+        }
+        let key = self.federation.keys.active();
+        let signed = match signatures::sign(
+            &key,
+            self.messaging.domain(),
+            MESSAGES_PATH,
+            &body,
+            SystemTime::now(),
+            SIGNATURE_VALIDITY,
+            &new_nonce(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                return Outcome::Refused {
+                    code: "INTERNAL_ERROR".into(),
+                    message: format!("cannot sign the delivery: {e}"),
+                };
+            }
+        };
+        let mut request = self
+            .federation
+            .client
+            .post(peer.endpoint(MESSAGES_PATH))
+            .header(CONTENT_TYPE, "application/json")
+            .header("accept", "application/json")
+            .header("x-amtp-version", "1.0");
+        for (name, value) in signed.pairs() {
+            request = request.header(name, value);
+        }
+        let response = match request.body(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let outcome = if e.is_timeout() {
+                    PushOutcome::Timeout
+                } else {
+                    PushOutcome::NetworkError
+                };
+                return retry(outcome, format!("{}: {}", peer.gateway, error_chain(&e)));
+            }
+        };
+        let status = response.status().as_u16();
+        let answer = read_answer(response).await;
+        match status {
+            200..=299 => Outcome::Delivered(refused_recipients(&answer, &job.recipients)),
+            400 | 403 | 404 | 409 | 413 | 422 => {
+                let (code, message) = error_of(&answer, status);
+                // A 422 lists each recipient's own reason.
+                let per_recipient = refused_recipients(
+                    answer
+                        .get("error")
+                        .and_then(|e| e.get("details"))
+                        .unwrap_or(&Value::Null),
+                    &job.recipients,
+                );
+                if status == 422 && per_recipient.len() == job.recipients.len() {
+                    Outcome::Delivered(per_recipient)
+                } else {
+                    Outcome::Refused { code, message }
+                }
+            }
+            _ => {
+                let (code, message) = error_of(&answer, status);
+                retry(
+                    PushOutcome::HttpError,
+                    format!("{} answered HTTP {status} {code}: {message}", job.domain),
+                )
+            }
+        }
+    }
+}
+
+impl worker::Attempt for OutboxWorker {
+    async fn attempt(
+        self: Arc<Self>,
+        item: QueueItem,
+        release: CancellationToken,
+    ) -> Option<Instant> {
+        match self.try_attempt(&item, &release).await {
+            Ok(due) => due,
+            Err(e) => {
+                // The lease runs out and the job is tried again.
+                tracing::warn!(job = %item.id, error = %e, "outbox bookkeeping failed");
+                None
+            }
+        }
+    }
+}
+
+/// The stored envelope with `recipients` replaced by `recipients`.
+fn narrowed(envelope_json: &[u8], recipients: &[Address]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut envelope: serde_json::Map<String, Value> = serde_json::from_slice(envelope_json)?;
+    envelope.insert("recipients".into(), json!(recipients));
+    serde_json::to_vec(&envelope)
+}
+
+/// Reads up to [`MAX_ANSWER`] bytes of a peer's answer as JSON (`Null` if it is not).
+async fn read_answer(mut response: reqwest::Response) -> Value {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Value::Null;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).unwrap_or(Value::Null)
+}
+
+/// The error code and message of an AMTP error body, or placeholders.
+fn error_of(answer: &Value, status: u16) -> (String, String) {
+    let error = answer.get("error");
+    let text = |k: &str| {
+        error
+            .and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    (
+        text("code").unwrap_or_else(|| format!("HTTP_{status}")),
+        text("message").unwrap_or_else(|| format!("the peer answered HTTP {status}")),
+    )
+}
+
+/// The recipients a peer's answer (`{recipients: [{address, status, error_code?,
+/// error_message?}]}`) marks `failed`.
+fn refused_recipients(answer: &Value, ours: &[Address]) -> Vec<Failed> {
+    let Some(list) = answer.get("recipients").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|r| r.get("status").and_then(Value::as_str) == Some("failed"))
+        .filter_map(|r| {
+            let text = r.get("address")?.as_str()?;
+            let address = ours
+                .iter()
+                .find(|a| a.as_str().eq_ignore_ascii_case(text))?;
+            let field = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+            Some(Failed {
+                address: address.clone(),
+                code: field("error_code").unwrap_or_else(|| "RECIPIENT_REFUSED".into()),
+                message: field("error_message")
+                    .unwrap_or_else(|| "the receiving gateway refused the recipient".into()),
+            })
+        })
+        .collect()
+}
+
+/// An error and its causes, on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The `delivery_failure` report (AMTP §8.2.2) for the sender of `job`: from
+/// `postmaster@<domain>`, in reply to the original, with an id derived from the job so
+/// that a report sent again after a crash is recognised as a repeat.
+pub(crate) fn failure_report(
+    domain: &Domain,
+    job: &OutboxJob,
+    failed: &[Failed],
+    attempts: u32,
+    now: Timestamp,
+) -> Envelope {
+    let mut h = Sha256::new();
+    h.update(b"delivery_failure");
+    h.update(job.id().as_bytes());
+    let digest = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
+    let id = MessageId::from_bytes(b).expect("a version 8 UUID is a message id");
+    let first = &failed[0];
+    let payload = json!({
+        "version": "1.0",
+        "message_type": "delivery_failure",
+        "original_message_id": job.message_id,
+        "failed_recipients": failed.iter().map(|f| json!({
+            "address": f.address,
+            "error_code": f.code,
+            "error_message": f.message,
+        })).collect::<Vec<_>>(),
+        "error_code": first.code,
+        "error_message": first.message,
+        "retry_count": attempts.saturating_sub(1),
+        "final_attempt": now,
+    });
+    let envelope = json!({
+        "version": "1.0",
+        "message_id": id,
+        "timestamp": now,
+        "sender": format!("{POSTMASTER}@{}", domain.as_str()),
+        "recipients": [job.sender],
+        "subject": format!("Delivery failure: {}", job.message_id),
+        "in_reply_to": job.message_id,
+        "response_type": "delivery_failure",
+        "payload": payload,
+    });
+    serde_json::from_value(envelope).expect("a failure report is a valid envelope")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> OutboxJob {
+        OutboxJob {
+            message_id: MessageId::v7(Timestamp(5), [1; 10]),
+            domain: Domain::parse("b.test").unwrap(),
+            sender: Address::parse("alice@a.test").unwrap(),
+            recipients: vec![
+                Address::parse("bob@b.test").unwrap(),
+                Address::parse("carol@b.test").unwrap(),
+            ],
+            accepted_at: Timestamp(5),
+        }
+    }
+
+    #[test]
+    fn job_ids_are_per_message_and_domain() {
+        let a = job();
+        let mut b = job();
+        b.recipients.pop();
+        assert_eq!(a.id(), b.id(), "same message and domain: one job");
+        let mut c = job();
+        c.domain = Domain::parse("c.test").unwrap();
+        assert_ne!(a.id(), c.id());
+        assert_eq!(OutboxJob::decode(&a.encode()), Some(a));
+    }
+
+    #[test]
+    fn the_envelope_is_narrowed_to_the_domains_recipients() {
+        let stored = br#"{"version":"1.0","message_id":"x","sender":"alice@a.test","recipients":["bob@b.test","dan@c.test"],"payload":{"n":1}}"#;
+        let out = narrowed(stored, &job().recipients).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["recipients"], json!(["bob@b.test", "carol@b.test"]));
+        assert_eq!(v["payload"], json!({"n": 1}));
+        assert_eq!(v["sender"], "alice@a.test");
+    }
+
+    #[test]
+    fn refused_recipients_are_read_from_the_answer() {
+        let answer = json!({"recipients": [
+            {"address": "bob@b.test", "status": "delivered"},
+            {"address": "CAROL@b.test", "status": "failed", "error_code": "AGENT_UNKNOWN", "error_message": "no agent"},
+            {"address": "mallory@x.test", "status": "failed"},
+        ]});
+        let failed = refused_recipients(&answer, &job().recipients);
+        assert_eq!(
+            failed,
+            vec![Failed {
+                address: Address::parse("carol@b.test").unwrap(),
+                code: "AGENT_UNKNOWN".into(),
+                message: "no agent".into(),
+            }]
+        );
+        assert!(refused_recipients(&Value::Null, &job().recipients).is_empty());
+        assert_eq!(
+            error_of(&json!({"error": {"code": "X", "message": "m"}}), 400),
+            ("X".into(), "m".into())
+        );
+        assert_eq!(error_of(&Value::Null, 503).0, "HTTP_503");
+    }
+
+    #[test]
+    fn the_failure_report_follows_the_specification() {
+        let job = job();
+        let failed = vec![Failed {
+            address: job.recipients[1].clone(),
+            code: "AGENT_UNKNOWN".into(),
+            message: "no agent".into(),
+        }];
+        let domain = Domain::parse("a.test").unwrap();
+        let r = failure_report(&domain, &job, &failed, 3, Timestamp(1_700_000_000_000));
+        assert_eq!(r.sender.as_str(), "postmaster@a.test");
+        assert_eq!(r.recipients, vec![job.sender.clone()]);
+        assert_eq!(r.in_reply_to, Some(job.message_id));
+        let p = r.payload.unwrap().to_value();
+        assert_eq!(p["message_type"], "delivery_failure");
+        assert_eq!(p["original_message_id"], json!(job.message_id));
+        assert_eq!(p["failed_recipients"][0]["address"], "carol@b.test");
+        assert_eq!(p["error_code"], "AGENT_UNKNOWN");
+        assert_eq!(p["retry_count"], 2);
+        let again = failure_report(&domain, &job, &failed, 9, Timestamp(1));
+        assert_eq!(again.message_id, r.message_id, "the report id is stable");
+        assert_eq!(r.message_id.version(), 8);
+    }
+}
