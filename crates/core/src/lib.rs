@@ -13,11 +13,13 @@
 //! - [`agent`]: registered agents and their delivery modes.
 //! - [`backoff`]: retry schedule arithmetic.
 //! - [`delivery`]: per-recipient delivery status and its transitions.
+//! - [`condition`]: the condition expression language of conditional workflows.
 #![deny(missing_docs)]
 
 pub mod address;
 pub mod agent;
 pub mod backoff;
+pub mod condition;
 pub mod delivery;
 pub mod domain;
 pub mod envelope;
