@@ -1111,6 +1111,53 @@ mod tests {
         assert!(eval(r#"$.response.tags[0] == "urgent""#));
     }
 
+    /// The examples of `docs/protocols/workflow-conditions.md`.
+    #[test]
+    fn documented_examples() {
+        let context = json!({
+            "responses": {
+                "approver@b.test": {
+                    "status": "completed",
+                    "payload": {"approve": true, "amount": 120}
+                }
+            },
+            "response": {"approve": true, "amount": 120}
+        });
+        for (text, expected) in [
+            ("$.response.approve == true", true),
+            (
+                r#"$.responses["approver@b.test"].payload.amount >= 100"#,
+                true,
+            ),
+            (
+                r#"$.response.amount >= 100 && $.response.region in ["eu", "us"]"#,
+                false,
+            ),
+            ("!exists($.response.error)", true),
+            (r#"$.response.tags[0] == "urgent""#, false),
+            ("$.response.approve", true),
+            (
+                r#"$.response.amount > 100 || $.responses["approver@b.test"].status != "completed""#,
+                true,
+            ),
+            ("!($.response.missing < 100)", true),
+            ("$.response.missing >= 100", false),
+            (r#""e" in "eu""#, false),
+            ("9007199254740993 == 9007199254740992.0", false),
+        ] {
+            let c = Condition::parse(text).unwrap();
+            assert_eq!(c.evaluate(&context), expected, "{text}");
+        }
+        let c = Condition::parse("$.x == $.y && $.x in $.list").unwrap();
+        assert!(c.evaluate(&json!({
+            "x": [1, {"a": 2}], "y": [1.0, {"a": 2.0}], "list": [[1.0, {"a": 2}], [2]]
+        })));
+        assert_eq!(canonical("1e16"), "1e+16");
+        assert_eq!(canonical("1e-7"), "1e-7");
+        assert_eq!(canonical("1e15"), "1000000000000000.0");
+        assert_eq!(canonical(r#""a/é""#), r#""a/é""#);
+    }
+
     #[test]
     fn paths() {
         assert!(eval(r#"$ == $"#));
