@@ -14,6 +14,7 @@
 //! - [`backoff`]: retry schedule arithmetic.
 //! - [`delivery`]: per-recipient delivery status and its transitions.
 //! - [`condition`]: the condition expression language of conditional workflows.
+//! - [`workflow`]: coordination workflows (parallel, sequential, conditional).
 #![deny(missing_docs)]
 
 pub mod address;
@@ -25,6 +26,7 @@ pub mod domain;
 pub mod envelope;
 pub mod id;
 pub mod time;
+pub mod workflow;
 
 pub use address::{Address, AddressError, AgentName};
 pub use agent::{Agent, DeliveryMode};

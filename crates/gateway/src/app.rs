@@ -38,6 +38,7 @@ use crate::messaging::{Messaging, Wakes};
 use crate::metrics::Metrics;
 use crate::status_book::StatusBook;
 use crate::storage::{self, OUTBOX_QUEUE, PUSH_QUEUE, TimedStore};
+use crate::workflows::Workflows;
 
 /// How often agents' `last_active` is written back to the store.
 const ACTIVITY_FLUSH_EVERY: Duration = Duration::from_secs(60);
@@ -67,6 +68,7 @@ pub struct App {
     pub(crate) inbox: Arc<Inbox>,
     pub(crate) messaging: Arc<Messaging>,
     pub(crate) federation: Arc<Federation>,
+    pub(crate) workflows: Arc<Workflows>,
     shutdown: CancellationToken,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
@@ -281,9 +283,17 @@ impl App {
             wake: wakes.outbox.clone(),
             shutdown: shutdown.clone(),
         });
+        let workflows = Arc::new(Workflows::new(
+            store.clone(),
+            messaging.clone(),
+            shutdown.clone(),
+        ));
         let tasks = vec![
             worker.spawn(),
             outbox.spawn(),
+            workflows
+                .clone()
+                .spawn(Arc::new(tokio::sync::Notify::new())),
             tokio::spawn(flush_activity(directory.clone(), shutdown.clone())),
         ];
 
@@ -304,6 +314,7 @@ impl App {
             inbox,
             messaging,
             federation,
+            workflows,
             shutdown,
             tasks: parking_lot::Mutex::new(tasks),
             stopped: tokio::sync::Mutex::new(false),

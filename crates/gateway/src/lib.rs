@@ -6,7 +6,8 @@
 //! - [`http`]: the HTTP edge (AMTP REST API, admin API, operations endpoints).
 //! - Services (crate-internal): `directory` (agents, keys, activity), `messaging`
 //!   (accepting and reading messages), `inbox` (pull inboxes, long-poll), `delivery`
-//!   (push worker), `federation` (discovery of peers, signing keys), `status_book` (per-recipient delivery status), with `storage`
+//!   (push worker), `federation` (discovery of peers, signing keys, outbox),
+//!   `workflows` (coordination), `status_book` (per-recipient delivery status), with `storage`
 //!   (names, timing), `admin_keys`, `secrets`, `metrics` and `clock` beneath them.
 pub mod config;
 
@@ -26,5 +27,6 @@ pub mod server;
 mod status_book;
 pub mod storage;
 pub mod telemetry;
+pub mod workflows;
 
 pub use app::App;

@@ -13,6 +13,8 @@
 //! | `inbox.<escaped address>` | queue | message id | envelope JSON | – |
 //! | `push` | queue | id derived from (message, recipient) | push job | – |
 //! | `outbox` | queue | id derived from (message, remote domain) | federation delivery job | – |
+//! | `workflows` | KV | workflow id (= the coordinating message's id) | workflow state | `message.dedup_window` |
+//! | `workflow_timers` | queue | workflow id | due when the workflow must be looked at (deadline, or a periodic resume) | – |
 //! | `federation_nonces` | KV | escaped keyid `.` escaped nonce | seen signature nonces | twice `federation.signature_max_age` |
 
 use std::sync::Arc;
@@ -46,6 +48,10 @@ pub(crate) const MESSAGE_INDEX: &str = "message_index";
 pub(crate) const PUSH_QUEUE: &str = "push";
 /// The queue of pending deliveries to other domains.
 pub(crate) const OUTBOX_QUEUE: &str = "outbox";
+/// Workflow states.
+pub(crate) const WORKFLOWS: &str = "workflows";
+/// Workflow timers.
+pub(crate) const WORKFLOW_TIMERS: &str = "workflow_timers";
 /// Signature nonces of inbound federation deliveries, for replay protection.
 pub(crate) const FEDERATION_NONCES: &str = "federation_nonces";
 
@@ -71,6 +77,7 @@ pub(crate) fn buckets(retention_ms: u64, nonce_ttl_ms: u64) -> Vec<BucketConfig>
         b(IDEMPOTENCY, Some(retention_ms)),
         b(DELIVERY, Some(retention_ms)),
         b(MESSAGE_INDEX, Some(retention_ms)),
+        b(WORKFLOWS, Some(retention_ms)),
         b(FEDERATION_NONCES, Some(nonce_ttl_ms)),
     ]
 }
@@ -264,6 +271,8 @@ mod tests {
         for b in buckets(1000, 1000) {
             assert!(validate_name(&b.name).is_ok());
         }
-        assert!(validate_name(PUSH_QUEUE).is_ok());
+        for q in [PUSH_QUEUE, OUTBOX_QUEUE, WORKFLOW_TIMERS] {
+            assert!(validate_name(q).is_ok());
+        }
     }
 }

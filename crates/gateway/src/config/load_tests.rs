@@ -982,3 +982,30 @@ fn every_documented_key_is_settable_from_the_environment() {
         assert!(kind_of(&schema, &k).is_some(), "{k} is not settable");
     }
 }
+
+#[test]
+fn every_key_is_documented() {
+    fn leaves(prefix: &str, v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) if !MAP_KEYS.contains(&prefix) => {
+                for (k, child) in map {
+                    leaves(&join(prefix, k), child, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let docs = include_str!("../../../../docs/configuration.md");
+    let mut keys = Vec::new();
+    leaves(
+        "",
+        &serde_json::to_value(Config::default()).unwrap(),
+        &mut keys,
+    );
+    assert!(keys.len() > 40, "{keys:?}");
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| !docs.contains(&format!("`{k}`")))
+        .collect();
+    assert!(missing.is_empty(), "undocumented keys: {missing:?}");
+}

@@ -54,12 +54,21 @@ pub(crate) async fn run<A: Attempt>(
     let mut inflight: JoinSet<Option<Instant>> = JoinSet::new();
     let mut next_due: Option<Instant> = None;
     let concurrency = queue.concurrency.max(1);
+    // A lease is a durable write (one group commit): leasing for every finished job
+    // one at a time would cap throughput at one job per commit. Finished jobs are
+    // collected first, and a lease waits until a few slots are free.
+    let min_batch = (concurrency / 8).max(1);
     loop {
         if shutdown.is_cancelled() {
             break;
         }
+        while let Some(done) = inflight.try_join_next() {
+            if let Ok(Some(due)) = done {
+                next_due = Some(next_due.map_or(due, |d| d.min(due)));
+            }
+        }
         let free = concurrency.saturating_sub(inflight.len());
-        if free > 0 {
+        if free >= min_batch || (free > 0 && inflight.is_empty()) {
             match store.lease(queue.name, free, queue.lease_ms).await {
                 Ok(items) => {
                     for item in items {

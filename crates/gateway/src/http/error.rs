@@ -20,6 +20,7 @@ use crate::inbox::InboxError;
 use crate::messaging::MessagingError;
 use crate::paging::PageError;
 use crate::storage::StorageFailure;
+use crate::workflows::WorkflowsError;
 
 /// Why a request was not authorised.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,9 @@ pub enum ApiError {
     /// Discovery of another domain's gateway failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
+    /// A workflow request failed.
+    #[error(transparent)]
+    Workflows(#[from] WorkflowsError),
     /// A delivery from another gateway was not authenticated.
     #[error(transparent)]
     Federation(#[from] VerifyError),
@@ -155,6 +159,7 @@ impl ApiError {
                     (S::FORBIDDEN, "SENDER_DOMAIN_MISMATCH")
                 }
                 MessagingError::RelayDenied(_) => (S::FORBIDDEN, "RELAY_DENIED"),
+                MessagingError::Coordination(w) => (S::BAD_REQUEST, w.code()),
                 MessagingError::MessageIdConflict(_) => (S::CONFLICT, "MESSAGE_ID_CONFLICT"),
                 MessagingError::Rejected { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
                 MessagingError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
@@ -190,6 +195,12 @@ impl ApiError {
                 };
                 (status, e.code())
             }
+            ApiError::Workflows(e) => match e {
+                WorkflowsError::InvalidId(_) => (S::BAD_REQUEST, "INVALID_WORKFLOW_ID"),
+                WorkflowsError::NotFound(_) => (S::NOT_FOUND, "WORKFLOW_NOT_FOUND"),
+                WorkflowsError::AccessDenied => (S::FORBIDDEN, "ACCESS_DENIED"),
+                WorkflowsError::Storage(s) => storage(s),
+            },
             ApiError::InvalidDomain(_) => (S::BAD_REQUEST, "INVALID_DOMAIN"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "INVALID_REQUEST"),

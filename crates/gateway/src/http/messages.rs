@@ -40,7 +40,7 @@ pub(crate) async fn submit(
     let submission = if extract::bearer(headers).is_some() {
         let sender = extract::agent(&app, headers)?;
         let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
-        app.messaging.submit(Origin::Agent(&sender), &bytes).await?
+        app.workflows.submit(Origin::Agent(&sender), &bytes).await?
     } else if !is_delivery(headers) {
         unsigned(&app, &parts, body).await?
     } else {
@@ -50,7 +50,7 @@ pub(crate) async fn submit(
             .verify(&*app.store, parts.uri.path(), headers, &bytes)
             .await
             .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
-        let submission = app.messaging.submit(Origin::Peer(&peer), &bytes).await;
+        let submission = app.workflows.submit(Origin::Peer(&peer), &bytes).await;
         app.metrics.federation_inbound(match &submission {
             Ok(_) => "accepted",
             Err(_) => "refused",
@@ -90,7 +90,7 @@ async fn unsigned(
         .check_unsigned_origin(&domain, from.ip())
         .await
         .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
-    let submission = app.messaging.submit(Origin::Peer(&domain), &bytes).await;
+    let submission = app.workflows.submit(Origin::Peer(&domain), &bytes).await;
     app.metrics.federation_inbound(match &submission {
         Ok(_) => "accepted",
         Err(_) => "refused",
@@ -133,6 +133,18 @@ struct SubmitResponse<'a> {
     message_id: &'a MessageId,
     status: &'static str,
     recipients: &'a [RecipientOutcome],
+}
+
+/// `GET /v1/workflows/{id}`: a workflow's state (its initiator, a participant, or an
+/// admin).
+pub(crate) async fn workflow(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let caller = extract::agent_or_admin(&app, &headers)?;
+    let w = app.workflows.get(&caller, &path(id)?).await?;
+    Ok(json(StatusCode::OK, &w))
 }
 
 /// `GET /v1/messages/{id}`: the stored envelope.

@@ -39,6 +39,7 @@ const INBOX: &str = "/v1/inbox/{address}";
 const INBOX_ITEM: &str = "/v1/inbox/{address}/{message_id}";
 const DISCOVERY: &str = "/v1/discovery/agents";
 const DISCOVERY_DOMAIN: &str = "/v1/discovery/agents/{domain}";
+const WORKFLOW: &str = "/v1/workflows/{id}";
 const CAPABILITIES: &str = "/v1/capabilities/{domain}";
 const WELL_KNOWN_KEYS: &str = crate::federation::KEYS_PATH;
 const FEDERATION_KEYS: &str = "/v1/admin/federation/keys";
@@ -46,7 +47,7 @@ const ROTATE_FEDERATION_KEY: &str = "/v1/admin/federation/keys/rotate";
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 18] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
@@ -57,6 +58,7 @@ const ROUTES: [&str; 17] = [
     INBOX_ITEM,
     DISCOVERY,
     DISCOVERY_DOMAIN,
+    WORKFLOW,
     CAPABILITIES,
     WELL_KNOWN_KEYS,
     FEDERATION_KEYS,
@@ -86,6 +88,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(INBOX_ITEM, delete(inbox::ack))
         .route(DISCOVERY, get(discovery::agents))
         .route(DISCOVERY_DOMAIN, get(discovery::agents_in))
+        .route(WORKFLOW, get(messages::workflow))
         .route(CAPABILITIES, get(federation::capabilities))
         .route(WELL_KNOWN_KEYS, get(federation::published_keys))
         .route(FEDERATION_KEYS, get(federation::list_keys))

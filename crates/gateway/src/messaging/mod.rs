@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentgate_codec::amtp::{DecodeError, Limits, decode_envelope};
+use agentgate_core::workflow::{Answer, Coordination, Workflow, WorkflowError};
 use agentgate_core::{
     Address, DeliveryStatus, Envelope, EnvelopeError, MessageId, MessageStatus, Timestamp,
 };
@@ -63,7 +64,8 @@ use crate::metrics::{Metrics, ModeLabel};
 use crate::paging::{self, PageError};
 use crate::status_book::{RecipientRecord, StatusBook};
 use crate::storage::{
-    IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, OUTBOX_QUEUE, PUSH_QUEUE, StorageFailure, inbox_queue,
+    IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, OUTBOX_QUEUE, PUSH_QUEUE, StorageFailure,
+    WORKFLOW_TIMERS, WORKFLOWS, inbox_queue,
 };
 use index::Role;
 use record::{MessageRecord, RecipientOutcome, RecordHeader};
@@ -105,6 +107,9 @@ pub enum MessagingError {
         /// The authenticated peer domain.
         peer: String,
     },
+    /// The `coordination` block is not a valid workflow.
+    #[error(transparent)]
+    Coordination(#[from] WorkflowError),
     /// A peer delivered a message for a recipient outside this gateway's domain.
     #[error("recipient {0} is not of this gateway's domain; this gateway relays for no one")]
     RelayDenied(String),
@@ -169,6 +174,9 @@ pub struct Submission {
     pub record: MessageRecord,
     /// Whether this was a repeat of an earlier submission.
     pub repeat: bool,
+    /// When the message answers a workflow (`in_reply_to` with a `response_type` of
+    /// `workflow_response` or `workflow_error`): the workflow id and the answer kind.
+    pub answers: Option<(MessageId, Answer)>,
 }
 
 impl Submission {
@@ -330,6 +338,68 @@ fn idempotency_key(sender: &Address, key: &str) -> String {
     format!("{}.{}", escape_token(sender.as_str()), escape_token(key))
 }
 
+/// Starts the workflow of a local agent's coordinating message: checks the block, marks
+/// the envelope with the workflow id (its own message id) and, for a sequential
+/// workflow, narrows its recipients to the first step (the others are sent the
+/// message by the workflow, in turn).
+fn start_workflow(envelope: &mut Envelope, now: Timestamp) -> Result<Workflow, WorkflowError> {
+    let block = envelope
+        .coordination
+        .as_mut()
+        .expect("checked by the caller");
+    let coordination = Coordination::parse(block, &envelope.recipients)?;
+    if let Some(obj) = block.as_object_mut() {
+        obj.insert(
+            "workflow_id".into(),
+            serde_json::Value::String(envelope.message_id.to_string()),
+        );
+    }
+    let workflow = Workflow::start(
+        envelope.message_id,
+        envelope.sender.clone(),
+        coordination,
+        &envelope.recipients,
+        now,
+    );
+    envelope.recipients = workflow.first_recipients();
+    Ok(workflow)
+}
+
+/// The workflow record's create and its timer's enqueue.
+fn workflow_writes(w: &Workflow) -> [Write; 2] {
+    [
+        Write::Create {
+            bucket: WORKFLOWS.to_string(),
+            key: w.workflow_id.to_string(),
+            value: Bytes::from(serde_json::to_vec(w).expect("a workflow serialises")),
+        },
+        Write::Enqueue(vec![crate::workflows::timer_item(w)]),
+    ]
+}
+
+/// Whether [`workflow_writes`] created the workflow (`false`: it existed, a repeat).
+fn workflow_results(
+    results: &mut impl Iterator<Item = Result<Written, StoreError>>,
+) -> Result<bool, StorageFailure> {
+    let created = match results.next() {
+        Some(Ok(_)) => true,
+        Some(Err(StoreError::AlreadyExists(_))) => false,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(StoreError::Unavailable("store answered too few writes".into()).into()),
+    };
+    match results.next() {
+        Some(Ok(_)) => Ok(created),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(StoreError::Unavailable("store answered too few writes".into()).into()),
+    }
+}
+
+/// The workflow an envelope answers, and how.
+fn answer_of(envelope: &Envelope) -> Option<(MessageId, Answer)> {
+    let answer = Answer::of(envelope.response_type.as_deref())?;
+    Some((envelope.in_reply_to?, answer))
+}
+
 fn failed(address: &Address, code: &str, message: String) -> RecipientOutcome {
     RecipientOutcome {
         address: address.clone(),
@@ -376,7 +446,8 @@ impl Messaging {
     ) -> Result<Submission, MessagingError> {
         let wire = decode_envelope(body, &self.limits)?;
         let now = clock::now();
-        let envelope = Envelope::from_wire(wire, now, clock::random_bytes())?;
+        let mut envelope = Envelope::from_wire(wire, now, clock::random_bytes())?;
+        let mut workflow = None;
         match origin {
             Origin::Agent(sender) => {
                 if envelope.sender.domain() != self.directory.domain() {
@@ -387,6 +458,10 @@ impl Messaging {
                         "the API key presented belongs to {}, not to the sender {}",
                         sender.agent.address, envelope.sender
                     )));
+                }
+                // A coordination block from a local agent starts a workflow run here.
+                if envelope.coordination.is_some() {
+                    workflow = Some(start_workflow(&mut envelope, now)?);
                 }
             }
             Origin::Peer(peer) => {
@@ -402,7 +477,7 @@ impl Messaging {
                 }
             }
         }
-        self.accept(envelope, now).await
+        self.accept(envelope, now, workflow.as_ref()).await
     }
 
     /// Accepts a message the gateway itself sends (delivery failure reports): routed and
@@ -411,20 +486,23 @@ impl Messaging {
         &self,
         envelope: Envelope,
     ) -> Result<Submission, MessagingError> {
-        self.accept(envelope, clock::now()).await
+        self.accept(envelope, clock::now(), None).await
     }
 
-    /// Routes, stores and places a checked envelope.
+    /// Routes, stores and places a checked envelope; with `workflow`, stores the
+    /// workflow and its timer in the same durable round.
     async fn accept(
         &self,
         envelope: Envelope,
         now: Timestamp,
+        workflow: Option<&Workflow>,
     ) -> Result<Submission, MessagingError> {
         let outcomes = self.route(&envelope);
         if !outcomes.iter().any(RecipientOutcome::accepted) {
             return Err(self.refuse(outcomes));
         }
         let id = envelope.message_id;
+        let answers = answer_of(&envelope);
         let idem = envelope
             .idempotency_key
             .as_deref()
@@ -444,19 +522,26 @@ impl Messaging {
         // the rare case that a record already exists (a repeat, an id conflict), the
         // speculative deliveries are resolved below.
         let mut writes = Self::record_writes(&id_key, &record, idem.as_deref());
+        if let Some(w) = workflow {
+            writes.extend(workflow_writes(w));
+        }
         let (placement_writes, placed) = self.placement(&record, &HashMap::new());
         writes.extend(placement_writes);
         let mut results = self.store.write_many(writes).await?.into_iter();
         let (msg_res, idem_res) = Self::record_results(&mut results, idem.is_some());
+        let workflow_created = match workflow {
+            Some(_) => workflow_results(&mut results)?,
+            None => false,
+        };
         let placed = Self::placed(placed, results)?;
         if msg_res.is_ok() && idem_res.as_ref().is_none_or(|r| r.is_ok()) {
-            return Ok(self.accepted(record, &placed));
+            return Ok(self.accepted(record, &placed, answers));
         }
         match self
             .resolve(&id_key, &record, idem.as_deref(), msg_res, idem_res)
             .await
         {
-            Ok(Claim::Fresh) => Ok(self.accepted(record, &placed)),
+            Ok(Claim::Fresh) => Ok(self.accepted(record, &placed, answers)),
             Ok(Claim::Repeat(existing)) => {
                 let existing_id = existing.header.message_id;
                 let moved_on = self.statuses.all(&existing_id).await?;
@@ -476,25 +561,38 @@ impl Messaging {
                 self.account(&existing.header, &kept);
                 let resumed = self.place(&existing, &moved_on).await?;
                 self.account(&existing.header, &resumed);
+                let answers = existing.envelope().ok().as_ref().and_then(answer_of);
                 Ok(Submission {
                     record: existing,
                     repeat: true,
+                    answers,
                 })
             }
             Err(e) => {
                 if matches!(e, MessagingError::MessageIdConflict(_)) {
                     self.withdraw(placed, |_| false).await?;
+                    if workflow_created {
+                        // The id belongs to another sender's message: not our workflow.
+                        self.store.delete(WORKFLOWS, &id_key, None).await?;
+                        self.store.ack(WORKFLOW_TIMERS, *id.as_uuid()).await?;
+                    }
                 }
                 Err(e)
             }
         }
     }
 
-    fn accepted(&self, record: MessageRecord, placed: &Placement) -> Submission {
+    fn accepted(
+        &self,
+        record: MessageRecord,
+        placed: &Placement,
+        answers: Option<(MessageId, Answer)>,
+    ) -> Submission {
         self.account(&record.header, placed);
         let submission = Submission {
             record,
             repeat: false,
+            answers,
         };
         self.count_accepted(&submission);
         submission

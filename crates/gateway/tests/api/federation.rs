@@ -20,17 +20,17 @@ use tokio::net::TcpListener;
 use crate::support::{ADMIN_KEY, Gateway, assert_error, bounded, call, code};
 
 /// A gateway of a test network, before it is started.
-struct Planned {
-    domain: String,
-    listener: Option<TcpListener>,
-    addr: SocketAddr,
-    config: Config,
-    dir: Arc<TempDir>,
+pub(crate) struct Planned {
+    pub domain: String,
+    pub listener: Option<TcpListener>,
+    pub addr: SocketAddr,
+    pub config: Config,
+    pub dir: Arc<TempDir>,
 }
 
 /// Plans gateways for `domains` on fresh loopback ports, each with static records for
 /// all the others, http and loopback allowed, and a short retry schedule.
-async fn plan(domains: &[&str]) -> Vec<Planned> {
+pub(crate) async fn plan(domains: &[&str]) -> Vec<Planned> {
     let mut planned = Vec::new();
     for d in domains {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -75,7 +75,7 @@ async fn plan(domains: &[&str]) -> Vec<Planned> {
 }
 
 impl Planned {
-    async fn start(mut self) -> Gateway {
+    pub(crate) async fn start(mut self) -> Gateway {
         let listener = match self.listener.take() {
             Some(l) => l,
             None => TcpListener::bind(self.addr).await.expect("port still free"),
@@ -84,7 +84,7 @@ impl Planned {
     }
 }
 
-async fn network(domains: &[&str]) -> Vec<Gateway> {
+pub(crate) async fn network(domains: &[&str]) -> Vec<Gateway> {
     let mut out = Vec::new();
     for p in plan(domains).await {
         out.push(p.start().await);
@@ -93,13 +93,13 @@ async fn network(domains: &[&str]) -> Vec<Gateway> {
 }
 
 /// Serves a gateway at `addr` (its port must be free again).
-async fn serve_at(addr: SocketAddr, config: Config, dir: Arc<TempDir>) -> Gateway {
+pub(crate) async fn serve_at(addr: SocketAddr, config: Config, dir: Arc<TempDir>) -> Gateway {
     let listener = TcpListener::bind(addr).await.expect("port still free");
     Gateway::serve_on(config, dir, listener).await
 }
 
 /// Stops `g` and starts it again on the same port (peers know it by that).
-async fn restart(mut g: Gateway) -> Gateway {
+pub(crate) async fn restart(mut g: Gateway) -> Gateway {
     let addr: SocketAddr = g.url.trim_start_matches("http://").parse().unwrap();
     g.stop().await;
     let (config, dir) = (g.config.clone(), g.dir.clone());
@@ -108,11 +108,11 @@ async fn restart(mut g: Gateway) -> Gateway {
 }
 
 /// Registers `name` at `g`; returns its key.
-async fn agent(g: &Gateway, name: &str) -> String {
+pub(crate) async fn agent(g: &Gateway, name: &str) -> String {
     g.register(name).await
 }
 
-async fn send(g: &Gateway, key: &str, from: &str, to: &[&str]) -> (StatusCode, Value) {
+pub(crate) async fn send(g: &Gateway, key: &str, from: &str, to: &[&str]) -> (StatusCode, Value) {
     g.send(
         key,
         json!({"sender": from, "recipients": to, "subject": "s", "payload": {"n": 1}}),
@@ -120,14 +120,14 @@ async fn send(g: &Gateway, key: &str, from: &str, to: &[&str]) -> (StatusCode, V
     .await
 }
 
-async fn inbox(g: &Gateway, key: &str, address: &str) -> Value {
+pub(crate) async fn inbox(g: &Gateway, key: &str, address: &str) -> Value {
     let (s, b) = call(g.agent(key, Method::GET, &format!("/v1/inbox/{address}?limit=1000"))).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     b
 }
 
 /// Polls `inbox` until it holds `n` messages (at most 20 s); returns them.
-async fn wait_for(g: &Gateway, key: &str, address: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn wait_for(g: &Gateway, key: &str, address: &str, n: usize) -> Vec<Value> {
     for _ in 0..400 {
         let b = inbox(g, key, address).await;
         let messages = b["messages"].as_array().cloned().unwrap_or_default();
@@ -142,14 +142,19 @@ async fn wait_for(g: &Gateway, key: &str, address: &str, n: usize) -> Vec<Value>
     );
 }
 
-async fn status(g: &Gateway, key: &str, id: &str) -> Value {
+pub(crate) async fn status(g: &Gateway, key: &str, id: &str) -> Value {
     call(g.agent(key, Method::GET, &format!("/v1/messages/{id}/status")))
         .await
         .1
 }
 
 /// Polls a message's status until `done` holds (at most 20 s).
-async fn wait_status(g: &Gateway, key: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_status(
+    g: &Gateway,
+    key: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..400 {
         let s = status(g, key, id).await;
         if done(&s) {

@@ -11,3 +11,4 @@ mod operations;
 mod push;
 mod recovery;
 mod support;
+mod workflows;
