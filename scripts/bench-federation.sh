@@ -41,7 +41,7 @@ federation:
   allow_http: true
   allow_private_peers: true
   outbound:
-    concurrency: ${OUTBOUND_CONCURRENCY:-32}
+    concurrency: ${OUTBOUND_CONCURRENCY:-256}
   static_records:
     $peer: "v=amtp1;gateway=http://127.0.0.1:$peer_port"
 YAML

@@ -497,7 +497,7 @@ impl Default for OutboundConfig {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
             timeout: Duration::from_secs(30),
-            concurrency: 32,
+            concurrency: 256,
         }
     }
 }

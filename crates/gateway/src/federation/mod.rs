@@ -103,18 +103,17 @@ impl Federation {
 }
 
 impl Federation {
-    /// Authenticates a signed delivery `POST {path}`; returns the sending domain.
+    /// Authenticates a signed delivery `POST {path}`: the sending domain, and the
+    /// nonce still to record.
     pub async fn verify(
         &self,
-        store: &dyn agentgate_store::Store,
         path: &str,
         headers: &axum::http::HeaderMap,
         body: &[u8],
-    ) -> Result<Domain, signatures::VerifyError> {
+    ) -> Result<signatures::Verified, signatures::VerifyError> {
         self.verifier
             .verify(
                 &self.discovery,
-                store,
                 path,
                 headers,
                 body,

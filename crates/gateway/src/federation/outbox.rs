@@ -190,15 +190,12 @@ impl OutboxWorker {
                 return Ok(Some(until));
             }
         }
-        let attempts = self
-            .statuses
-            .get(&job.message_id, &job.recipients[0])
-            .await?
-            .map_or(0, |r| r.attempts)
-            + 1;
-
-        let record = self.messaging.record(&job.message_id).await?;
-        let Some(record) = record else {
+        let (status, record) = tokio::join!(
+            self.statuses.get(&job.message_id, &job.recipients[0]),
+            self.messaging.record(&job.message_id),
+        );
+        let attempts = status?.map_or(0, |r| r.attempts) + 1;
+        let Some(record) = record? else {
             let failed = self.all_failed(
                 &job,
                 "MESSAGE_EXPIRED",
@@ -244,10 +241,7 @@ impl OutboxWorker {
                 let now = clock::now();
                 let due = Instant::now() + Duration::from_millis(delay);
                 self.down.lock().insert(job.domain.clone(), due);
-                self.store
-                    .nack(OUTBOX_QUEUE, item.id, delay, Some(message.clone()))
-                    .await?;
-                for r in &job.recipients {
+                let statuses = job.recipients.iter().map(|r| {
                     self.statuses
                         .transition(&job.message_id, r, |_| RecipientRecord {
                             status: DeliveryStatus::Retrying,
@@ -257,7 +251,16 @@ impl OutboxWorker {
                             delivered_at: None,
                             updated_at: now,
                         })
-                        .await?;
+                });
+                // Concurrent writes share a group commit.
+                let (nacked, statuses) = tokio::join!(
+                    self.store
+                        .nack(OUTBOX_QUEUE, item.id, delay, Some(message.clone())),
+                    futures::future::join_all(statuses),
+                );
+                nacked?;
+                for s in statuses {
+                    s?;
                 }
                 tracing::debug!(message_id = %job.message_id, domain = %job.domain, attempts, delay_ms = delay, error = %message, "delivery to another domain failed; will retry");
                 Ok(Some(due))
@@ -287,10 +290,10 @@ impl OutboxWorker {
         failed: Vec<Failed>,
     ) -> Result<Option<Instant>, StorageFailure> {
         let now = clock::now();
-        for r in &job.recipients {
+        let statuses = job.recipients.iter().map(|r| {
             let failure = failed.iter().find(|f| &f.address == r);
             self.statuses
-                .transition(&job.message_id, r, |_| RecipientRecord {
+                .transition(&job.message_id, r, move |_| RecipientRecord {
                     status: if failure.is_some() {
                         DeliveryStatus::Failed
                     } else {
@@ -302,8 +305,20 @@ impl OutboxWorker {
                     delivered_at: failure.is_none().then_some(now),
                     updated_at: now,
                 })
-                .await?;
+        });
+        // The statuses and, when all went well, the acknowledgement share a commit.
+        let ack = async {
+            if failed.is_empty() {
+                self.store.ack(OUTBOX_QUEUE, item.id).await.map(|_| ())
+            } else {
+                Ok(())
+            }
+        };
+        let (statuses, acked) = tokio::join!(futures::future::join_all(statuses), ack);
+        for s in statuses {
+            s?;
         }
+        acked?;
         let delivered = (job.recipients.len() - failed.len()) as u64;
         if delivered > 0 {
             self.metrics.delivered(
@@ -312,9 +327,7 @@ impl OutboxWorker {
                 Duration::from_millis(now.since(job.accepted_at)),
             );
         }
-        if failed.is_empty() {
-            self.store.ack(OUTBOX_QUEUE, item.id).await?;
-        } else {
+        if !failed.is_empty() {
             let reason = if failed.iter().all(|f| f.code == "FEDERATION_EXHAUSTED") {
                 "FEDERATION_EXHAUSTED"
             } else {

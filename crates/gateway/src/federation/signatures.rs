@@ -15,7 +15,8 @@
 //! 5. The Ed25519 signature over the signature base rebuilt from this request.
 //! 6. `Content-Digest` matches the body.
 //! 7. The nonce has not been seen from that key within the freshness window (a durable
-//!    record with a TTL, so a replay is refused even after a restart).
+//!    record with a TTL, so a replay is refused even after a restart); see
+//!    [`Nonce::record`].
 //!
 //! What the delivery may contain (senders of the signing domain, recipients of ours) is
 //! checked by messaging, which receives the verified domain.
@@ -193,6 +194,41 @@ impl VerifyError {
     }
 }
 
+/// A verified delivery.
+#[derive(Debug)]
+pub struct Verified {
+    /// The signing (sending) domain.
+    pub domain: Domain,
+    /// The signature's nonce, to record.
+    pub nonce: Nonce,
+}
+
+/// A signature nonce (step 7).
+#[derive(Debug)]
+pub struct Nonce {
+    key: String,
+    text: String,
+}
+
+impl Nonce {
+    /// Records the nonce; refuses one seen before within the freshness window.
+    ///
+    /// The caller may accept the delivery concurrently (one group commit for both): a
+    /// replayed request has the very body that was signed (the digest is covered), so
+    /// accepting it again is a repeat that changes nothing, and the replay is still
+    /// answered with this refusal.
+    pub async fn record(self, store: &dyn Store) -> Result<(), VerifyError> {
+        match store
+            .create(FEDERATION_NONCES, &self.key, Bytes::from_static(b"1"))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::AlreadyExists(_)) => Err(VerifyError::Replayed(self.text)),
+            Err(e) => Err(VerifyError::Storage(e)),
+        }
+    }
+}
+
 /// A peer's keys, as cached.
 #[derive(Debug)]
 struct PeerKeys {
@@ -241,16 +277,16 @@ impl Verifier {
         }
     }
 
-    /// Verifies a signed `POST {path}`; returns the authenticated sending domain.
+    /// Verifies a signed `POST {path}` (steps 1–6); returns the authenticated sending
+    /// domain and the nonce, which the caller records with [`Nonce::record`].
     pub async fn verify(
         &self,
         discovery: &Discovery,
-        store: &dyn Store,
         path: &str,
         headers: &HeaderMap,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<Domain, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
         let input = one(headers, "signature-input")?;
         let signature = one(headers, "signature")?;
         let digest = one(headers, "content-digest")?;
@@ -316,16 +352,13 @@ impl Verifier {
             other => VerifyError::Malformed(other),
         })?;
 
-        // Last, so that only verified requests spend a write.
-        let nonce_key = nonce_key(&params.keyid, &params.nonce);
-        match store
-            .create(FEDERATION_NONCES, &nonce_key, Bytes::from_static(b"1"))
-            .await
-        {
-            Ok(_) => Ok(domain),
-            Err(StoreError::AlreadyExists(_)) => Err(VerifyError::Replayed(params.nonce)),
-            Err(e) => Err(VerifyError::Storage(e)),
-        }
+        Ok(Verified {
+            domain,
+            nonce: Nonce {
+                key: nonce_key(&params.keyid, &params.nonce),
+                text: params.nonce,
+            },
+        })
     }
 
     /// The verifying key `keyid` of `domain`, from the cache or the peer.

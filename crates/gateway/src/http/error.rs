@@ -159,6 +159,7 @@ impl ApiError {
                     (S::FORBIDDEN, "SENDER_DOMAIN_MISMATCH")
                 }
                 MessagingError::RelayDenied(_) => (S::FORBIDDEN, "RELAY_DENIED"),
+                MessagingError::MessageIdRequired => (S::BAD_REQUEST, "MESSAGE_ID_REQUIRED"),
                 MessagingError::Coordination(w) => (S::BAD_REQUEST, w.code()),
                 MessagingError::MessageIdConflict(_) => (S::CONFLICT, "MESSAGE_ID_CONFLICT"),
                 MessagingError::Rejected { code, .. } => (S::UNPROCESSABLE_ENTITY, code),

@@ -45,12 +45,16 @@ pub(crate) async fn submit(
         unsigned(&app, &parts, body).await?
     } else {
         let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
-        let peer = app
+        let verified = app
             .federation
-            .verify(&*app.store, parts.uri.path(), headers, &bytes)
+            .verify(parts.uri.path(), headers, &bytes)
             .await
             .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
-        let submission = app.workflows.submit(Origin::Peer(&peer), &bytes).await;
+        let (nonce, submission) = tokio::join!(
+            verified.nonce.record(&*app.store),
+            app.workflows.submit(Origin::Peer(&verified.domain), &bytes),
+        );
+        nonce.inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
         app.metrics.federation_inbound(match &submission {
             Ok(_) => "accepted",
             Err(_) => "refused",

@@ -110,6 +110,9 @@ pub enum MessagingError {
     /// The `coordination` block is not a valid workflow.
     #[error(transparent)]
     Coordination(#[from] WorkflowError),
+    /// A peer delivered a message without a `message_id`.
+    #[error("a delivery from another gateway must carry the message's message_id")]
+    MessageIdRequired,
     /// A peer delivered a message for a recipient outside this gateway's domain.
     #[error("recipient {0} is not of this gateway's domain; this gateway relays for no one")]
     RelayDenied(String),
@@ -445,6 +448,11 @@ impl Messaging {
         body: &[u8],
     ) -> Result<Submission, MessagingError> {
         let wire = decode_envelope(body, &self.limits)?;
+        // A gateway forwards a message under its id: the receiving side de-duplicates
+        // by it, so a delivery repeated or replayed is stored once.
+        if matches!(origin, Origin::Peer(_)) && wire.message_id.is_none() {
+            return Err(MessagingError::MessageIdRequired);
+        }
         let now = clock::now();
         let mut envelope = Envelope::from_wire(wire, now, clock::random_bytes())?;
         let mut workflow = None;

@@ -442,7 +442,7 @@ async fn forged_unsigned_replayed_and_spoofed_deliveries_are_refused() {
         let bob = agent(b, "bob").await;
         let a_key = Forger::of(a);
         let body = |from: &str, to: &str, n: u32| {
-            serde_json::to_vec(&json!({"sender": from, "recipients": [to], "payload": {"n": n}}))
+            serde_json::to_vec(&json!({"message_id": uuid::Uuid::new_v4(), "sender": from, "recipients": [to], "payload": {"n": n}}))
                 .unwrap()
         };
 
@@ -456,6 +456,17 @@ async fn forged_unsigned_replayed_and_spoofed_deliveries_are_refused() {
             &deliver(b, &headers, &good).await,
             StatusCode::UNAUTHORIZED,
             "REPLAYED_REQUEST",
+        );
+
+        // A delivery must carry its message id (the receiver de-duplicates by it).
+        let anonymous = serde_json::to_vec(
+            &json!({"sender": "alice@a.test", "recipients": ["bob@b.test"], "payload": {}}),
+        )
+        .unwrap();
+        assert_error(
+            &deliver(b, &a_key.headers(&anonymous, 0, "n0"), &anonymous).await,
+            StatusCode::BAD_REQUEST,
+            "MESSAGE_ID_REQUIRED",
         );
 
         // No credentials at all.
@@ -556,10 +567,8 @@ async fn an_allow_listed_unsigned_peer_is_admitted_from_its_gateway_address_only
         let b = &gs[1];
         let bob = agent(b, "bob").await;
         let body = |from: &str| {
-            serde_json::to_vec(
-                &json!({"sender": from, "recipients": ["bob@b.test"], "payload": {}}),
-            )
-            .unwrap()
+            serde_json::to_vec(&json!({"message_id": uuid::Uuid::new_v4(), "sender": from, "recipients": ["bob@b.test"], "payload": {}}))
+                .unwrap()
         };
         let (s, r) = deliver(b, &[], &body("alice@a.test")).await;
         assert_eq!(s, StatusCode::OK, "{r}");
