@@ -6,7 +6,8 @@
 //! - [`http`]: the HTTP edge (AMTP REST API, admin API, operations endpoints).
 //! - Services (crate-internal): `directory` (agents, keys, activity), `messaging`
 //!   (accepting and reading messages), `inbox` (pull inboxes, long-poll), `delivery`
-//!   (push worker), `federation` (discovery of peers, signing keys), `status_book` (per-recipient delivery status), with `storage`
+//!   (push worker), `federation` (discovery of peers, signing keys), `status_book`
+//!   (per-recipient delivery status), [`schemas`] (the JSON Schema registry), with `storage`
 //!   (names, timing), `admin_keys`, `secrets`, `metrics` and `clock` beneath them.
 pub mod config;
 
@@ -21,6 +22,7 @@ pub mod inbox;
 pub mod messaging;
 pub mod metrics;
 pub mod paging;
+pub mod schemas;
 mod secrets;
 pub mod server;
 mod status_book;

@@ -14,6 +14,7 @@
 //! | `push` | queue | id derived from (message, recipient) | push job | – |
 //! | `outbox` | queue | id derived from (message, remote domain) | federation delivery job | – |
 //! | `federation_nonces` | KV | escaped keyid `.` escaped nonce | seen signature nonces | twice `federation.signature_max_age` |
+//! | `schemas` | KV | escaped schema id | registered JSON Schema `{id, definition, published_at, updated_at}` | – |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,6 +49,8 @@ pub(crate) const PUSH_QUEUE: &str = "push";
 pub(crate) const OUTBOX_QUEUE: &str = "outbox";
 /// Signature nonces of inbound federation deliveries, for replay protection.
 pub(crate) const FEDERATION_NONCES: &str = "federation_nonces";
+/// Registered JSON Schemas.
+pub(crate) const SCHEMAS: &str = "schemas";
 
 /// The pull inbox queue of `address`.
 pub(crate) fn inbox_queue(address: &Address) -> String {
@@ -72,6 +75,7 @@ pub(crate) fn buckets(retention_ms: u64, nonce_ttl_ms: u64) -> Vec<BucketConfig>
         b(DELIVERY, Some(retention_ms)),
         b(MESSAGE_INDEX, Some(retention_ms)),
         b(FEDERATION_NONCES, Some(nonce_ttl_ms)),
+        b(SCHEMAS, None),
     ]
 }
 

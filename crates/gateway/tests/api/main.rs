@@ -10,4 +10,5 @@ mod messaging;
 mod operations;
 mod push;
 mod recovery;
+mod schemas;
 mod support;
