@@ -1,5 +1,6 @@
-//! `agentgate admin`: manage the gateway's agents over `/v1/admin/agents` with the admin
-//! key (`X-Admin-Key`, read from `--admin-key-file`).
+//! `agentgate admin`: manage the gateway's agents over `/v1/admin/agents` (and, in
+//! `admin_schema`, its schema registry) with the admin key (`X-Admin-Key`, read from
+//! `--admin-key-file`).
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use crate::admin_schema::{self, SchemaCommand};
 use crate::cli::GlobalOpts;
 use crate::client::{self, Auth, Client, ClientError, cell, exit, s};
 
@@ -19,6 +21,12 @@ pub enum AdminCommand {
         /// What to do.
         #[command(subcommand)]
         command: AgentCommand,
+    },
+    /// Register, list, show, update, delete and test JSON Schemas.
+    Schema {
+        /// What to do.
+        #[command(subcommand)]
+        command: SchemaCommand,
     },
 }
 
@@ -110,6 +118,7 @@ fn parse_name(s: &str) -> Result<String, String> {
 pub fn run(g: &GlobalOpts, command: AdminCommand) -> anyhow::Result<ExitCode> {
     let outcome = match command {
         AdminCommand::Agent { command } => agent(g, command),
+        AdminCommand::Schema { command } => admin_schema::run(g, command),
     };
     client::finish(g, outcome)
 }

@@ -62,7 +62,7 @@ pub enum Command {
     },
     /// Probe a running gateway's /health or /ready (for container health checks).
     HealthCheck(health::HealthCheckArgs),
-    /// Administer agents.
+    /// Administer agents and schemas.
     Admin {
         /// What to administer.
         #[command(subcommand)]

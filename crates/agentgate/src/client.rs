@@ -419,6 +419,22 @@ impl Client {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<Response, ClientError> {
+        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        self.call_json(method, segments, query, auth, body, timeout)
+            .await
+    }
+
+    /// Like [`Client::call`], with a body that is JSON text already (sent as is, so
+    /// key order and formatting survive).
+    pub async fn call_json(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        auth: Auth<'_>,
+        body: Option<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<Response, ClientError> {
         let url = build_url(&self.base, segments, query)?;
         let url_text = url.to_string();
         let mut req = self
@@ -431,9 +447,7 @@ impl Client {
             Auth::Agent(k) => req.bearer_auth(k),
         };
         if let Some(b) = body {
-            req = req
-                .header("Content-Type", "application/json")
-                .body(serde_json::to_vec(b).unwrap_or_default());
+            req = req.header("Content-Type", "application/json").body(b);
         }
         if let Some(t) = timeout {
             req = req.timeout(t);

@@ -1,6 +1,7 @@
-//! Tests of the client commands (`admin agent …`, `inbox …`, `send`, `bench …`): the real
-//! `agentgate` binary run against a fake gateway started here (axum on 127.0.0.1:0) that
-//! records every request and answers in the shape of `docs/protocols/amtp.md`.
+//! Tests of the client commands (`admin agent …`, `admin schema …`, `inbox …`, `send`,
+//! `bench …`): the real `agentgate` binary run against a fake gateway started here (axum
+//! on 127.0.0.1:0) that records every request and answers in the shape of
+//! `docs/protocols/amtp.md`.
 //!
 //! Each test checks what goes over the wire (method, raw path with `@` encoded, query,
 //! `X-Admin-Key` / `Authorization: Bearer`, JSON body), what is printed (human and
@@ -608,6 +609,307 @@ fn admin_show_unregister_and_rotate_use_their_routes() {
         keys.iter().all(|k| k.as_deref() == Some("adm-secret-1")),
         "{keys:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// admin schema …
+
+const SCHEMA_ID: &str = "agntcy:test.order.v1";
+/// The raw path of `SCHEMA_ID` (the colon is percent-encoded).
+const SCHEMA_PATH: &str = "/v1/admin/schemas/agntcy%3Atest.order.v1";
+/// A definition whose key order and spacing must reach the gateway unchanged.
+const DEFINITION: &str = r#"{"type": "object",   "required": ["sku"], "$comment": "z before a"}"#;
+
+fn schema_done(message: &str, replaced: Option<bool>) -> Value {
+    let mut b = json!({"message": message, "schema_id": SCHEMA_ID,
+                       "timestamp": "2026-01-02T03:04:05.678Z"});
+    if let Some(r) = replaced {
+        b["replaced"] = json!(r);
+    }
+    b
+}
+
+#[test]
+fn admin_schema_register_sends_the_definition_as_written() {
+    let s = Scratch::new();
+    let kf = admin_key_file(&s);
+    let file = s.file("order.json", &format!("\n{DEFINITION}\n"));
+    let fake = Fake::start(|r| {
+        if r.is("POST", "/v1/admin/schemas") {
+            let replaced = r.json()["force"] == json!(true);
+            let message = if replaced {
+                "schema replaced"
+            } else {
+                "schema registered"
+            };
+            reply(201, schema_done(message, Some(replaced)))
+        } else {
+            not_routed(r)
+        }
+    });
+    let cmd = ag("admin schema register")
+        .arg(SCHEMA_ID)
+        .w("--file")
+        .arg(&file)
+        .url(&fake.url)
+        .admin(&kf);
+    let o = cmd.clone().run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, format!("registered schema {SCHEMA_ID}\n"));
+    let o = cmd.clone().w("--force").run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, format!("replaced schema {SCHEMA_ID}\n"));
+    let o = cmd.w("--json").run();
+    assert_eq!(o.json(), schema_done("schema registered", Some(false)));
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    for r in &reqs {
+        assert_eq!(r.header("x-admin-key"), Some("adm-secret-1"));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let body = String::from_utf8(reqs[0].body.clone()).unwrap();
+    assert_eq!(
+        body,
+        format!(r#"{{"id":"{SCHEMA_ID}","definition":{DEFINITION}}}"#),
+        "the definition goes out byte for byte, and no force unless asked"
+    );
+    assert_eq!(reqs[1].json()["force"], true);
+}
+
+#[test]
+fn admin_schema_list_show_update_delete_and_stats_use_their_routes() {
+    let s = Scratch::new();
+    let kf = admin_key_file(&s);
+    let file = s.file("order.json", DEFINITION);
+    let fake = Fake::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/v1/admin/schemas") => reply(
+            200,
+            json!({"schemas": [
+                {"id": "agntcy:test.a.v1", "namespace": "agntcy", "domain": "test",
+                 "entity": "a", "version": "v1", "draft": "2020-12",
+                 "published_at": "2026-01-02T03:04:05.678Z",
+                 "updated_at": "2026-01-02T03:04:05.678Z"},
+                {"id": "agntcy:test.b.v2", "namespace": "agntcy", "domain": "test",
+                 "entity": "b", "version": "v2", "draft": "draft-07",
+                 "published_at": "2026-01-02T03:04:05.678Z",
+                 "updated_at": "2026-01-03T03:04:05.678Z"}],
+                   "count": 2, "timestamp": "2026-01-02T03:04:05.678Z"}),
+        ),
+        ("GET", "/v1/admin/schemas/stats") => reply(
+            200,
+            json!({"stats": {"total_schemas": 2, "domains": 1, "entities": 2},
+                   "timestamp": "2026-01-02T03:04:05.678Z"}),
+        ),
+        ("GET", SCHEMA_PATH) => Reply {
+            status: 200,
+            body: format!(
+                r#"{{"schema":{{"id":"{SCHEMA_ID}","definition":{DEFINITION},"draft":"2020-12","published_at":"2026-01-02T03:04:05.678Z","updated_at":"2026-01-02T03:04:05.678Z"}},"timestamp":"2026-01-02T03:04:05.678Z"}}"#
+            ),
+            content_type: "application/json",
+        },
+        ("PUT", SCHEMA_PATH) => reply(200, schema_done("schema updated", None)),
+        ("DELETE", SCHEMA_PATH) => reply(200, schema_done("schema deleted", None)),
+        _ => not_routed(r),
+    });
+    let cmd = |c: Cli| c.url(&fake.url).admin(&kf).run();
+
+    let o = cmd(ag("admin schema list --pattern").arg("agntcy:test.*"));
+    assert_eq!(o.code, 0, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].starts_with("ID"), "{o:?}");
+    assert!(lines[1].starts_with("agntcy:test.a.v1  2020-12"), "{o:?}");
+    assert!(lines[2].starts_with("agntcy:test.b.v2  draft-07"), "{o:?}");
+    assert_eq!(lines[3], "2 schemas");
+    let o = cmd(ag("--json admin schema list"));
+    assert_eq!(o.json()["count"], 2);
+
+    let o = cmd(ag("admin schema show").arg(SCHEMA_ID));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.contains(&format!("id:          {SCHEMA_ID}\n")),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("draft:       2020-12\n"), "{o:?}");
+    assert!(
+        o.stdout.ends_with(&format!("definition:\n{DEFINITION}\n")),
+        "shown as registered: {o:?}"
+    );
+    let o = cmd(ag("admin schema update").arg(SCHEMA_ID).w("-f").arg(&file));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, format!("updated schema {SCHEMA_ID}\n"));
+    let o = cmd(ag("admin schema stats"));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, "schemas:  2\ndomains:  1\nentities: 2\n");
+    let o = cmd(ag("admin schema delete").arg(SCHEMA_ID));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout, format!("deleted schema {SCHEMA_ID}\n"));
+
+    let reqs = fake.requests();
+    let seen: Vec<String> = reqs
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "GET /v1/admin/schemas".to_string(),
+            "GET /v1/admin/schemas".to_string(),
+            format!("GET {SCHEMA_PATH}"),
+            format!("PUT {SCHEMA_PATH}"),
+            "GET /v1/admin/schemas/stats".to_string(),
+            format!("DELETE {SCHEMA_PATH}"),
+        ]
+    );
+    assert_eq!(
+        reqs[0].query_map().get("pattern").map(String::as_str),
+        Some("agntcy:test.*")
+    );
+    assert_eq!(reqs[1].query, "");
+    assert_eq!(
+        String::from_utf8(reqs[3].body.clone()).unwrap(),
+        format!(r#"{{"definition":{DEFINITION}}}"#)
+    );
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("x-admin-key") == Some("adm-secret-1"))
+    );
+}
+
+#[test]
+fn admin_schema_validate_exits_1_when_the_payload_is_invalid() {
+    let s = Scratch::new();
+    let kf = admin_key_file(&s);
+    let payload_file = s.file("p.json", r#"{"sku": 7}"#);
+    let validate = format!("{SCHEMA_PATH}/validate");
+    let fake = Fake::start(move |r| {
+        if !r.is("POST", &validate) {
+            return not_routed(r);
+        }
+        if r.json()["payload"]["sku"].is_string() {
+            reply(
+                200,
+                json!({"valid": true, "errors": [], "warnings": [],
+                       "timestamp": "2026-01-02T03:04:05.678Z"}),
+            )
+        } else {
+            reply(
+                200,
+                json!({"valid": false, "warnings": [],
+                       "errors": [{"path": "/sku", "message": "7 is not of type \"string\"",
+                                   "keyword": "type"},
+                                  {"path": "", "message": "\"qty\" is a required property",
+                                   "keyword": "required"}],
+                       "timestamp": "2026-01-02T03:04:05.678Z"}),
+            )
+        }
+    });
+    let base = ag("admin schema validate")
+        .arg(SCHEMA_ID)
+        .url(&fake.url)
+        .admin(&kf);
+    let o = base.clone().w("--payload").arg(r#"{"sku":"ABC"}"#).run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        o.stdout,
+        format!("valid: the payload matches {SCHEMA_ID}\n")
+    );
+
+    let o = base.clone().w("--file").arg(&payload_file).run();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(
+        o.stdout,
+        format!(
+            "invalid: the payload does not match {SCHEMA_ID}\n  /sku: 7 is not of type \"string\"\n  (payload): \"qty\" is a required property\n"
+        )
+    );
+    assert!(o.stderr.is_empty(), "{o:?}");
+    let o = base.clone().w("--json --payload").arg(r#"{"sku":1}"#).run();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(o.json()["valid"], false);
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(
+        String::from_utf8(reqs[0].body.clone()).unwrap(),
+        r#"{"payload":{"sku":"ABC"}}"#
+    );
+    assert_eq!(reqs[1].json(), json!({"payload": {"sku": 7}}));
+}
+
+#[test]
+fn admin_schema_errors_exit_1_and_bad_arguments_exit_2_without_a_request() {
+    let s = Scratch::new();
+    let kf = admin_key_file(&s);
+    let good = s.file("good.json", "{}");
+    let bad = s.file("bad.json", "{not json");
+    let fake = Fake::start(|r| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/v1/admin/schemas") => error_reply(
+            409,
+            "SCHEMA_ALREADY_EXISTS",
+            "schema agntcy:test.order.v1 is already registered",
+        ),
+        ("GET", SCHEMA_PATH) => error_reply(404, "SCHEMA_NOT_FOUND", "not registered"),
+        _ => not_routed(r),
+    });
+    let o = ag("admin schema register")
+        .arg(SCHEMA_ID)
+        .w("-f")
+        .arg(&good)
+        .url(&fake.url)
+        .admin(&kf)
+        .run();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stdout.is_empty(), "{o:?}");
+    assert_eq!(
+        o.stderr.trim_end(),
+        format!(
+            "error: SCHEMA_ALREADY_EXISTS: schema {SCHEMA_ID} is already registered (HTTP 409, request id {REQUEST_ID})"
+        )
+    );
+    let o = ag("--json admin schema show")
+        .arg(SCHEMA_ID)
+        .url(&fake.url)
+        .admin(&kf)
+        .run();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(o.stderr_json()["error"]["code"], "SCHEMA_NOT_FOUND");
+    assert_eq!(fake.requests().len(), 2);
+
+    let cases = [
+        ag("admin schema register not-an-id -f").arg(&good),
+        ag("admin schema register").arg(SCHEMA_ID),
+        ag("admin schema register").arg(SCHEMA_ID).w("-f").arg(&bad),
+        ag("admin schema register")
+            .arg(SCHEMA_ID)
+            .w("-f /nonexistent/schema.json"),
+        ag("admin schema update")
+            .arg(SCHEMA_ID)
+            .w("--file")
+            .arg(&bad),
+        ag("admin schema show agntcy:test.order"),
+        ag("admin schema delete agntcy:test.order.v1.x"),
+        ag("admin schema list --pattern agntcy"),
+        ag("admin schema validate").arg(SCHEMA_ID),
+        ag("admin schema validate")
+            .arg(SCHEMA_ID)
+            .w("--payload {oops"),
+        ag("admin schema validate")
+            .arg(SCHEMA_ID)
+            .w("--payload 1 --file")
+            .arg(&good),
+    ];
+    for c in cases {
+        let o = c.clone().url(&fake.url).admin(&kf).run();
+        assert_eq!(o.code, 2, "{c:?}: {o:?}");
+        assert!(!o.stderr.is_empty(), "{c:?}");
+        assert!(o.stdout.is_empty(), "{c:?}: {o:?}");
+    }
+    // No admin key: a usage error too.
+    let o = ag("admin schema stats").url(&fake.url).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("--admin-key-file"), "{o:?}");
+    assert_eq!(fake.requests().len(), 2, "bad arguments reached the server");
 }
 
 // ---------------------------------------------------------------------------------------

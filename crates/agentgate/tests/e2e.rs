@@ -248,6 +248,58 @@ fn python_sdk_usage_pattern_works_unchanged() {
     assert_eq!(inbox["messages"].as_array().unwrap().len(), 1);
 }
 
+#[test]
+fn schemas_registered_with_the_cli_check_messages_and_survive_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gw = Gateway::start(tmp.path());
+    let alice_key = gw.register("alice");
+    gw.register("bob");
+    let http = reqwest::blocking::Client::new();
+    let schema = tmp.path().join("order.json");
+    std::fs::write(
+        &schema,
+        r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "required": ["sku"], "properties": {"sku": {"type": "string"}}}"#,
+    )
+    .unwrap();
+    let schema = schema.to_str().unwrap();
+    let v = gw.cli(&[
+        "admin",
+        "schema",
+        "register",
+        "acme:sales.order.v1",
+        "-f",
+        schema,
+    ]);
+    assert_eq!(v["schema_id"], "acme:sales.order.v1");
+    let order = |payload: Value| {
+        json!({"sender": "alice@localhost", "recipients": ["bob@localhost"],
+               "schema": "acme:sales.order.v1", "payload": payload})
+    };
+    let r = post_message(&http, &gw, &alice_key, &order(json!({"sku": "a"})));
+    assert_eq!(r.status(), 200);
+
+    // Killed without a chance to flush anything: the registration was durable.
+    gw.restart();
+    let v = gw.cli(&["admin", "schema", "list", "--pattern", "acme:sales.*"]);
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["schemas"][0]["draft"], "draft-07");
+    let r = post_message(&http, &gw, &alice_key, &order(json!({"sku": 1})));
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"]["code"], "SCHEMA_VALIDATION_FAILED", "{body}");
+    assert_eq!(body["error"]["details"]["errors"][0]["path"], "/sku");
+    let v = gw.cli(&[
+        "admin",
+        "schema",
+        "validate",
+        "acme:sales.order.v1",
+        "--payload",
+        r#"{"sku":"b"}"#,
+    ]);
+    assert_eq!(v["valid"], true);
+}
+
 /// Reads an agent's whole inbox, following cursors.
 fn read_all(http: &reqwest::blocking::Client, gw: &Gateway, who: &str, key: &str) -> Vec<Value> {
     let mut out = Vec::new();

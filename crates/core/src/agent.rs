@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::schema_id::schema_covers;
 use crate::time::Timestamp;
 
 /// How an agent receives its messages.
@@ -64,19 +65,16 @@ impl Agent {
         self.last_active.is_some_and(|t| now.since(t) <= window_ms)
     }
 
-    /// Whether the agent accepts messages of `schema` (exact id or `prefix.*`).
-    /// An agent that lists no schemas accepts anything.
+    /// Whether the agent accepts messages of `schema`: some entry of its
+    /// `supported_schemas` is that id, or a wildcard `ns:domain.*` / `ns:domain.entity.*`
+    /// covering it at a segment boundary (see [`schema_covers`]). An agent that lists
+    /// no schemas accepts anything; one that lists some refuses a message without one.
     pub fn accepts_schema(&self, schema: Option<&str>) -> bool {
         if self.supported_schemas.is_empty() {
             return true;
         }
         let Some(s) = schema else { return false };
-        self.supported_schemas
-            .iter()
-            .any(|p| match p.strip_suffix('*') {
-                Some(prefix) => s.starts_with(prefix),
-                None => p == s,
-            })
+        self.supported_schemas.iter().any(|p| schema_covers(p, s))
     }
 }
 
@@ -107,6 +105,16 @@ mod tests {
         assert!(a.accepts_schema(Some("agntcy:hr.person.v2")));
         assert!(!a.accepts_schema(Some("agntcy:hr.person.v1")));
         assert!(!a.accepts_schema(None));
+        // Wildcards stop at segment boundaries, in any namespace.
+        let a = agent(&["ns:domain.*", "ns:hr.person.*"], None);
+        assert!(a.accepts_schema(Some("ns:domain.x.v1")));
+        assert!(!a.accepts_schema(Some("ns:domainx.y.v1")));
+        assert!(a.accepts_schema(Some("ns:hr.person.v7")));
+        assert!(!a.accepts_schema(Some("ns:hr.personnel.v1")));
+        assert!(!a.accepts_schema(Some("other:domain.x.v1")));
+        // A malformed stored entry (never accepted at registration) is no prefix.
+        let a = agent(&["ns:domain*"], None);
+        assert!(!a.accepts_schema(Some("ns:domainx.y.v1")));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::address::{Address, AddressError};
 use crate::id::{MessageId, MessageIdError};
+pub use crate::schema_id::{is_valid_schema_id, is_valid_schema_wildcard};
 use crate::time::Timestamp;
 
 /// The only protocol version spoken.
@@ -175,7 +176,7 @@ pub enum EnvelopeError {
     #[error("recipient {0:?}: {1}")]
     InvalidRecipient(String, AddressError),
     /// `schema` is not `namespace:domain.entity.vN`.
-    #[error("schema {0:?} is not of the form agntcy:domain.entity.vN")]
+    #[error("schema {0:?} is not of the form namespace:domain.entity.vN")]
     InvalidSchema(String),
     /// `in_reply_to` is not a UUID.
     #[error("in_reply_to: {0}")]
@@ -210,43 +211,6 @@ impl EnvelopeError {
             EnvelopeError::FieldTooLong(_) => "FIELD_TOO_LONG",
         }
     }
-}
-
-/// One segment of a schema id: non-empty `[A-Za-z0-9_-]`.
-fn is_schema_segment(t: &str) -> bool {
-    !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// Whether `s` is a schema id `namespace:domain.entity.vN`.
-pub fn is_valid_schema_id(s: &str) -> bool {
-    let Some((ns, rest)) = s.split_once(':') else {
-        return false;
-    };
-    let parts: Vec<&str> = rest.split('.').collect();
-    let [domain, entity, version] = parts.as_slice() else {
-        return false;
-    };
-    let version_ok = version
-        .strip_prefix('v')
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    is_schema_segment(ns) && is_schema_segment(domain) && is_schema_segment(entity) && version_ok
-}
-
-/// Whether `s` is a schema wildcard an agent may list: `namespace:domain.*` or
-/// `namespace:domain.entity.*`.
-pub fn is_valid_schema_wildcard(s: &str) -> bool {
-    let Some(prefix) = s.strip_suffix(".*") else {
-        return false;
-    };
-    let Some((ns, rest)) = prefix.split_once(':') else {
-        return false;
-    };
-    let parts: Vec<&str> = rest.split('.').collect();
-    is_schema_segment(ns)
-        && (1..=2).contains(&parts.len())
-        && parts.iter().all(|p| is_schema_segment(p))
 }
 
 fn is_valid_idempotency_key(s: &str) -> bool {

@@ -10,6 +10,8 @@
 //! - [`id`]: message identifiers (any RFC 9562 UUID; v7 minted here).
 //! - [`time`]: millisecond timestamps and their wire format.
 //! - [`envelope`]: the AMTP message envelope and its validation.
+//! - [`schema_id`]: schema ids `namespace:domain.entity.vN`, agents' wildcards and
+//!   registry search filters.
 //! - [`agent`]: registered agents and their delivery modes.
 //! - [`backoff`]: retry schedule arithmetic.
 //! - [`delivery`]: per-recipient delivery status and its transitions.
@@ -25,6 +27,7 @@ pub mod delivery;
 pub mod domain;
 pub mod envelope;
 pub mod id;
+pub mod schema_id;
 pub mod time;
 pub mod workflow;
 
@@ -34,4 +37,5 @@ pub use delivery::{DeliveryStatus, MessageStatus};
 pub use domain::{Domain, DomainError};
 pub use envelope::{Envelope, EnvelopeError, RawJson};
 pub use id::MessageId;
+pub use schema_id::{SchemaFilter, SchemaId};
 pub use time::Timestamp;

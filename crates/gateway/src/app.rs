@@ -8,8 +8,8 @@
 //! ```text
 //!   http (router, handlers)            edges: translate, no rules
 //!     │
-//!   directory · messaging · inbox      services: the rules
-//!   push worker · status book
+//!   directory · schemas · messaging    services: the rules
+//!   inbox · push worker · status book
 //!     │
 //!   TimedStore ─► Arc<dyn Store>       the storage port (embedded now, NATS later)
 //! ```
@@ -36,6 +36,7 @@ use crate::federation::outbox::{OutboxSettings, OutboxWorker};
 use crate::inbox::{Inbox, InboxLimits};
 use crate::messaging::{Messaging, Wakes};
 use crate::metrics::Metrics;
+use crate::schemas::Schemas;
 use crate::status_book::StatusBook;
 use crate::storage::{self, OUTBOX_QUEUE, PUSH_QUEUE, TimedStore};
 use crate::workflows::Workflows;
@@ -65,6 +66,7 @@ pub struct App {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) admin_keys: AdminKeys,
     pub(crate) directory: Arc<Directory>,
+    pub(crate) schemas: Arc<Schemas>,
     pub(crate) inbox: Arc<Inbox>,
     pub(crate) messaging: Arc<Messaging>,
     pub(crate) federation: Arc<Federation>,
@@ -212,6 +214,11 @@ impl App {
                 .await
                 .context("loading the agent directory")?,
         );
+        let schemas = Arc::new(
+            Schemas::open(store.clone())
+                .await
+                .context("loading the schema registry")?,
+        );
         let wakes = Wakes::default();
         let limits = Limits {
             max_bytes: config.message.max_size,
@@ -220,6 +227,7 @@ impl App {
         let messaging = Arc::new(Messaging::new(
             store.clone(),
             directory.clone(),
+            schemas.clone(),
             inbox.clone(),
             statuses.clone(),
             metrics.clone(),
@@ -304,13 +312,14 @@ impl App {
             metrics_require_auth: config.metrics.require_auth,
             active_window: config.discovery.active_window,
         };
-        tracing::info!(domain = %settings.domain, agents = directory.snapshot().len(), "gateway core started");
+        tracing::info!(domain = %settings.domain, agents = directory.snapshot().len(), schemas = schemas.snapshot().len(), "gateway core started");
         Ok(Arc::new(App {
             settings,
             store,
             metrics,
             admin_keys,
             directory,
+            schemas,
             inbox,
             messaging,
             federation,

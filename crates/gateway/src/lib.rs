@@ -7,7 +7,8 @@
 //! - Services (crate-internal): `directory` (agents, keys, activity), `messaging`
 //!   (accepting and reading messages), `inbox` (pull inboxes, long-poll), `delivery`
 //!   (push worker), `federation` (discovery of peers, signing keys, outbox),
-//!   `workflows` (coordination), `status_book` (per-recipient delivery status), with `storage`
+//!   `workflows` (coordination), `status_book` (per-recipient delivery status),
+//!   [`schemas`] (the JSON Schema registry), with `storage`
 //!   (names, timing), `admin_keys`, `secrets`, `metrics` and `clock` beneath them.
 pub mod config;
 
@@ -22,6 +23,7 @@ pub mod inbox;
 pub mod messaging;
 pub mod metrics;
 pub mod paging;
+pub mod schemas;
 mod secrets;
 pub mod server;
 mod status_book;

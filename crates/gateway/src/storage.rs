@@ -16,6 +16,7 @@
 //! | `workflows` | KV | workflow id (= the coordinating message's id) | workflow state | `message.dedup_window` |
 //! | `workflow_timers` | queue | workflow id | due when the workflow must be looked at (deadline, or a periodic resume) | – |
 //! | `federation_nonces` | KV | escaped keyid `.` escaped nonce | seen signature nonces | twice `federation.signature_max_age` |
+//! | `schemas` | KV | escaped schema id | registered JSON Schema `{id, definition, published_at, updated_at}` | – |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +55,8 @@ pub(crate) const WORKFLOWS: &str = "workflows";
 pub(crate) const WORKFLOW_TIMERS: &str = "workflow_timers";
 /// Signature nonces of inbound federation deliveries, for replay protection.
 pub(crate) const FEDERATION_NONCES: &str = "federation_nonces";
+/// Registered JSON Schemas.
+pub(crate) const SCHEMAS: &str = "schemas";
 
 /// The pull inbox queue of `address`.
 pub(crate) fn inbox_queue(address: &Address) -> String {
@@ -79,6 +82,7 @@ pub(crate) fn buckets(retention_ms: u64, nonce_ttl_ms: u64) -> Vec<BucketConfig>
         b(MESSAGE_INDEX, Some(retention_ms)),
         b(WORKFLOWS, Some(retention_ms)),
         b(FEDERATION_NONCES, Some(nonce_ttl_ms)),
+        b(SCHEMAS, None),
     ]
 }
 

@@ -19,6 +19,7 @@ use crate::federation::signatures::VerifyError;
 use crate::inbox::InboxError;
 use crate::messaging::MessagingError;
 use crate::paging::PageError;
+use crate::schemas::{DefinitionError, SchemaError};
 use crate::storage::StorageFailure;
 use crate::workflows::WorkflowsError;
 
@@ -57,6 +58,9 @@ pub enum ApiError {
     /// The inbox refused.
     #[error(transparent)]
     Inbox(#[from] InboxError),
+    /// The schema registry refused.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     /// Discovery of another domain's gateway failed.
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
@@ -162,6 +166,10 @@ impl ApiError {
                 MessagingError::MessageIdRequired => (S::BAD_REQUEST, "MESSAGE_ID_REQUIRED"),
                 MessagingError::Coordination(w) => (S::BAD_REQUEST, w.code()),
                 MessagingError::MessageIdConflict(_) => (S::CONFLICT, "MESSAGE_ID_CONFLICT"),
+                MessagingError::SchemaNotFound(_) => (S::BAD_REQUEST, "SCHEMA_NOT_FOUND"),
+                MessagingError::SchemaValidationFailed { .. } => {
+                    (S::BAD_REQUEST, "SCHEMA_VALIDATION_FAILED")
+                }
                 MessagingError::Rejected { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
                 MessagingError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
                 MessagingError::MessageNotFound(_) => (S::NOT_FOUND, "MESSAGE_NOT_FOUND"),
@@ -175,6 +183,22 @@ impl ApiError {
                 InboxError::InvalidMessageId(_) => (S::BAD_REQUEST, "INVALID_MESSAGE_ID"),
                 InboxError::MessageNotFound(_) => (S::NOT_FOUND, "MESSAGE_NOT_FOUND"),
                 InboxError::Storage(s) => storage(s),
+            },
+            ApiError::Schema(e) => match e {
+                SchemaError::InvalidRequest(_) => (S::BAD_REQUEST, "INVALID_REQUEST"),
+                SchemaError::InvalidSchemaId(_) => (S::BAD_REQUEST, "INVALID_SCHEMA_ID"),
+                SchemaError::InvalidPattern(_) => (S::BAD_REQUEST, "INVALID_SCHEMA_PATTERN"),
+                SchemaError::Definition(d) => match d {
+                    DefinitionError::TooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "SCHEMA_TOO_LARGE"),
+                    DefinitionError::UnsupportedDraft(_) => {
+                        (S::BAD_REQUEST, "UNSUPPORTED_SCHEMA_DRAFT")
+                    }
+                    DefinitionError::Invalid(_) => (S::BAD_REQUEST, "INVALID_SCHEMA_DEFINITION"),
+                },
+                SchemaError::AlreadyExists(_) => (S::CONFLICT, "SCHEMA_ALREADY_EXISTS"),
+                SchemaError::NotFound(_) => (S::NOT_FOUND, "SCHEMA_NOT_FOUND"),
+                SchemaError::RegistryFull { .. } => (S::CONFLICT, "SCHEMA_REGISTRY_FULL"),
+                SchemaError::Storage(s) => storage(s),
             },
             ApiError::Discovery(e) => match e {
                 DiscoveryError::NotFound(_) => (S::NOT_FOUND, e.code()),
@@ -220,7 +244,17 @@ impl ApiError {
             ApiError::Messaging(MessagingError::Rejected { recipients, .. }) => {
                 Some(json!({ "recipients": recipients }))
             }
-            ApiError::PayloadTooLarge { limit } => Some(json!({ "limit": limit })),
+            ApiError::Messaging(MessagingError::SchemaValidationFailed { schema, errors }) => {
+                Some(json!({ "schema": schema, "errors": errors }))
+            }
+            ApiError::PayloadTooLarge { limit }
+            | ApiError::Schema(SchemaError::Definition(DefinitionError::TooLarge {
+                limit, ..
+            })) => Some(json!({ "limit": limit })),
+            ApiError::Schema(SchemaError::RegistryFull {
+                max_schemas,
+                max_bytes,
+            }) => Some(json!({ "max_schemas": max_schemas, "max_bytes": max_bytes })),
             ApiError::Inbox(InboxError::Page(PageError::InvalidLimit { max }))
             | ApiError::Directory(DirectoryError::Page(PageError::InvalidLimit { max }))
             | ApiError::Messaging(MessagingError::Page(PageError::InvalidLimit { max })) => {

@@ -4,9 +4,11 @@
 //! render its answer; the rules live in the services. Every route passes through
 //! `edge::edge` (request id, timeout, error bodies, metrics, log line) and a panic
 //! guard. Bodies are read with explicit limits (`message.max_size` for messages,
-//! 64 KiB for admin requests), whether sent with `Content-Length` or chunked.
+//! 64 KiB for admin requests, 272 KiB for schema definitions, `message.max_size` for a
+//! payload to validate), whether sent with `Content-Length` or chunked.
 
 mod admin;
+mod admin_schemas;
 mod discovery;
 mod edge;
 pub mod error;
@@ -32,6 +34,10 @@ use error::ApiError;
 const AGENTS: &str = "/v1/admin/agents";
 const AGENT: &str = "/v1/admin/agents/{name}";
 const ROTATE_KEY: &str = "/v1/admin/agents/{name}/rotate-key";
+const SCHEMAS: &str = "/v1/admin/schemas";
+const SCHEMA_STATS: &str = "/v1/admin/schemas/stats";
+const SCHEMA: &str = "/v1/admin/schemas/{id}";
+const SCHEMA_VALIDATE: &str = "/v1/admin/schemas/{id}/validate";
 const MESSAGES: &str = "/v1/messages";
 const MESSAGE: &str = "/v1/messages/{id}";
 const MESSAGE_STATUS: &str = "/v1/messages/{id}/status";
@@ -47,10 +53,14 @@ const ROTATE_FEDERATION_KEY: &str = "/v1/admin/federation/keys/rotate";
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const ROUTES: [&str; 18] = [
+const ROUTES: [&str; 22] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
+    SCHEMAS,
+    SCHEMA_STATS,
+    SCHEMA,
+    SCHEMA_VALIDATE,
     MESSAGES,
     MESSAGE,
     MESSAGE_STATUS,
@@ -81,6 +91,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route(AGENTS, post(admin::register).get(admin::list))
         .route(AGENT, get(admin::show).delete(admin::unregister))
         .route(ROTATE_KEY, post(admin::rotate_key))
+        .route(
+            SCHEMAS,
+            post(admin_schemas::register).get(admin_schemas::list),
+        )
+        // A static segment wins over `{id}`, so `stats` is never taken for an id (nor
+        // could it be one: ids contain a colon).
+        .route(SCHEMA_STATS, get(admin_schemas::stats))
+        .route(
+            SCHEMA,
+            get(admin_schemas::show)
+                .put(admin_schemas::update)
+                .delete(admin_schemas::delete),
+        )
+        .route(SCHEMA_VALIDATE, post(admin_schemas::validate))
         .route(MESSAGES, post(messages::submit).get(messages::list))
         .route(MESSAGE, get(messages::get))
         .route(MESSAGE_STATUS, get(messages::status))

@@ -7,8 +7,10 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::directory::AgentEntry;
+use crate::schemas::{SchemaDraft, SchemaEntry};
 
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
@@ -73,6 +75,57 @@ impl<'a> DiscoveredAgent<'a> {
             created_at: e.agent.created_at,
             last_active: e.last_active(),
             active,
+        }
+    }
+}
+
+/// A schema as the admin listing shows it (no definition).
+#[derive(Serialize)]
+pub(crate) struct SchemaSummary<'a> {
+    id: &'a str,
+    namespace: &'a str,
+    domain: &'a str,
+    entity: &'a str,
+    version: &'a str,
+    draft: SchemaDraft,
+    published_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl<'a> SchemaSummary<'a> {
+    pub(crate) fn of(e: &'a SchemaEntry) -> SchemaSummary<'a> {
+        let p = e.parts();
+        SchemaSummary {
+            id: &e.id,
+            namespace: p.namespace,
+            domain: p.domain,
+            entity: p.entity,
+            version: p.version,
+            draft: e.draft(),
+            published_at: e.published_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// A schema with its definition, as registered.
+#[derive(Serialize)]
+pub(crate) struct SchemaView<'a> {
+    id: &'a str,
+    definition: &'a RawValue,
+    draft: SchemaDraft,
+    published_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl<'a> SchemaView<'a> {
+    pub(crate) fn of(e: &'a SchemaEntry) -> SchemaView<'a> {
+        SchemaView {
+            id: &e.id,
+            definition: &e.definition,
+            draft: e.draft(),
+            published_at: e.published_at,
+            updated_at: e.updated_at,
         }
     }
 }

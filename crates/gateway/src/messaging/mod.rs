@@ -45,7 +45,7 @@ use std::time::Duration;
 use agentgate_codec::amtp::{DecodeError, Limits, decode_envelope};
 use agentgate_core::workflow::{Answer, Coordination, Workflow, WorkflowError};
 use agentgate_core::{
-    Address, DeliveryStatus, Envelope, EnvelopeError, MessageId, MessageStatus, Timestamp,
+    Address, DeliveryStatus, Envelope, EnvelopeError, MessageId, MessageStatus, RawJson, Timestamp,
 };
 use agentgate_store::{
     EnqueueOutcome, KvStore, NewItem, Store, StoreError, Write, Written, escape_token,
@@ -62,6 +62,7 @@ use crate::federation::outbox::OutboxJob;
 use crate::inbox::Inbox;
 use crate::metrics::{Metrics, ModeLabel};
 use crate::paging::{self, PageError};
+use crate::schemas::{PayloadVerdict, Schemas, Violation};
 use crate::status_book::{RecipientRecord, StatusBook};
 use crate::storage::{
     IDEMPOTENCY, MESSAGE_INDEX, MESSAGES, OUTBOX_QUEUE, PUSH_QUEUE, StorageFailure,
@@ -119,6 +120,17 @@ pub enum MessagingError {
     /// The message id was already used by another sender.
     #[error("message id {0} is already used by another message")]
     MessageIdConflict(String),
+    /// A local agent named a schema that is not registered.
+    #[error("schema {0} is not registered on this gateway")]
+    SchemaNotFound(String),
+    /// The payload is not valid against the message's registered schema.
+    #[error("the payload does not match schema {schema}")]
+    SchemaValidationFailed {
+        /// The schema id.
+        schema: String,
+        /// The first violations (at most 20).
+        errors: Vec<Violation>,
+    },
     /// No recipient could accept the message.
     #[error("no recipient accepted the message")]
     Rejected {
@@ -321,6 +333,7 @@ struct Placement {
 pub(crate) struct Messaging {
     store: Arc<dyn Store>,
     directory: Arc<Directory>,
+    schemas: Arc<Schemas>,
     inbox: Arc<Inbox>,
     statuses: Arc<StatusBook>,
     metrics: Arc<Metrics>,
@@ -421,9 +434,11 @@ fn static_code(code: &str) -> &'static str {
 }
 
 impl Messaging {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         store: Arc<dyn Store>,
         directory: Arc<Directory>,
+        schemas: Arc<Schemas>,
         inbox: Arc<Inbox>,
         statuses: Arc<StatusBook>,
         metrics: Arc<Metrics>,
@@ -433,6 +448,7 @@ impl Messaging {
         Messaging {
             store,
             directory,
+            schemas,
             inbox,
             statuses,
             metrics,
@@ -485,7 +501,35 @@ impl Messaging {
                 }
             }
         }
+        // A message without a schema pays nothing here.
+        if let Some(schema) = envelope.schema.as_deref() {
+            self.check_schema(origin, schema, envelope.payload.as_ref())
+                .await?;
+        }
         self.accept(envelope, now, workflow.as_ref()).await
+    }
+
+    /// Checks the payload of a message naming `schema`: against the schema when it is
+    /// registered; when it is not, a local agent is refused (`SCHEMA_NOT_FOUND`), while
+    /// a peer gateway's delivery passes unchecked (the sending gateway answers for its
+    /// agents' payloads, and the two registries need not hold the same schemas).
+    async fn check_schema(
+        &self,
+        origin: Origin<'_>,
+        schema: &str,
+        payload: Option<&RawJson>,
+    ) -> Result<(), MessagingError> {
+        match self.schemas.check_payload(schema, payload).await {
+            PayloadVerdict::Valid => Ok(()),
+            PayloadVerdict::Invalid(errors) => Err(MessagingError::SchemaValidationFailed {
+                schema: schema.to_string(),
+                errors,
+            }),
+            PayloadVerdict::Unregistered => match origin {
+                Origin::Agent(_) => Err(MessagingError::SchemaNotFound(schema.to_string())),
+                Origin::Peer(_) => Ok(()),
+            },
+        }
     }
 
     /// Accepts a message the gateway itself sends (delivery failure reports): routed and

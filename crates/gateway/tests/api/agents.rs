@@ -96,6 +96,9 @@ async fn register_show_list_rotate_unregister() {
 
         // Unregistration removes the agent, its key and its inbox.
         let other = g.register("sender").await;
+        // Local senders may only name registered schemas; this one accepts anything.
+        g.register_schema("agntcy:commerce.order.v1", json!({}))
+            .await;
         let mut e = envelope("sender", &["sales"]);
         e["schema"] = json!("agntcy:commerce.order.v1");
         let (s, b) = g.send(&other, e).await;

@@ -115,9 +115,29 @@ async fn admin_routes_refuse_missing_wrong_and_agent_keys() {
             (Method::GET, "/v1/admin/agents/alice".into()),
             (Method::DELETE, "/v1/admin/agents/alice".into()),
             (Method::POST, "/v1/admin/agents/alice/rotate-key".into()),
+            (Method::POST, "/v1/admin/schemas".into()),
+            (Method::GET, "/v1/admin/schemas".into()),
+            (Method::GET, "/v1/admin/schemas/stats".into()),
+            (Method::GET, "/v1/admin/schemas/acme:sales.order.v1".into()),
+            (Method::PUT, "/v1/admin/schemas/acme:sales.order.v1".into()),
+            (
+                Method::DELETE,
+                "/v1/admin/schemas/acme:sales.order.v1".into(),
+            ),
+            (
+                Method::POST,
+                "/v1/admin/schemas/acme:sales.order.v1/validate".into(),
+            ),
         ];
         let body = json!({"name": "zed"});
+        // A body every schema route could act on, were it authorised.
+        let schema_body = json!({"id": "acme:sales.order.v1", "definition": {}, "payload": {}});
         for (method, path) in &routes {
+            let body = if path.contains("/schemas") {
+                &schema_body
+            } else {
+                &body
+            };
             let none = call(g.req(method.clone(), path).json(&body)).await;
             assert_error(&none, StatusCode::UNAUTHORIZED, "MISSING_ADMIN_KEY");
             let wrong = call(
@@ -168,6 +188,8 @@ async fn admin_routes_refuse_missing_wrong_and_agent_keys() {
         // Nothing was registered, rotated or removed by the refused calls.
         let (_, list) = call(g.admin(Method::GET, "/v1/admin/agents")).await;
         assert_eq!(list["agent_count"], 1, "{list}");
+        let (_, list) = call(g.admin(Method::GET, "/v1/admin/schemas")).await;
+        assert_eq!(list["count"], 0, "{list}");
         assert_eq!(
             call(g.agent(&alice, Method::GET, "/v1/messages")).await.0,
             StatusCode::OK

@@ -676,3 +676,50 @@ async fn capabilities_keys_and_key_rotation() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_peers_delivery_is_checked_only_against_schemas_registered_here() {
+    bounded(async {
+        let gs = network(&["a.test", "b.test"]).await;
+        let (a, b) = (&gs[0], &gs[1]);
+        let alice = agent(a, "alice").await;
+        let bob = agent(b, "bob").await;
+        let schema = "acme:sales.order.v1";
+        let define = |g: &Gateway, definition: Value| {
+            call(
+                g.admin(Method::POST, "/v1/admin/schemas")
+                    .json(&json!({"id": schema, "definition": definition, "force": true})),
+            )
+        };
+        // a.test knows the schema (its agents must name registered schemas); b.test
+        // does not, and takes the delivery unchecked: a.test answers for it.
+        let (s, r) = define(a, json!({"type": "object", "required": ["sku"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let order = |payload: Value| {
+            json!({"sender": "alice@a.test", "recipients": ["bob@b.test"], "schema": schema,
+                   "payload": payload})
+        };
+        let (s, r) = a.send(&alice, order(json!({"sku": "x"}))).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let got = wait_for(b, &bob, "bob@b.test", 1).await;
+        assert_eq!(got[0]["schema"], schema);
+        assert_eq!(got[0]["payload"], json!({"sku": "x"}));
+
+        // Once b.test registers a stricter version, deliveries are checked there: this
+        // one is valid at a.test, refused at b.test, and reported failed to alice.
+        let (s, r) = define(b, json!({"type": "object", "required": ["sku", "qty"]})).await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        let (s, r) = a.send(&alice, order(json!({"sku": "y"}))).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let id = r["message_id"].as_str().unwrap().to_owned();
+        let st = wait_status(a, &alice, &id, |s| s["status"] == "failed").await;
+        let last = st["recipients"][0]["last_error"].as_str().unwrap();
+        assert!(last.starts_with("SCHEMA_VALIDATION_FAILED"), "{st}");
+        let (s, r) = a.send(&alice, order(json!({"sku": "z", "qty": 1}))).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+        let got = wait_for(b, &bob, "bob@b.test", 2).await;
+        assert_eq!(got.len(), 2, "the refused message never reached bob");
+        assert_eq!(got[1]["payload"], json!({"sku": "z", "qty": 1}));
+    })
+    .await;
+}

@@ -22,6 +22,11 @@ async fn send_read_acknowledge_round_trip() {
         let g = Gateway::start().await;
         let alice = g.register("alice").await;
         let bob = g.register("bob").await;
+        g.register_schema(
+            "agntcy:commerce.order.v1",
+            json!({"type": "object", "required": ["order"]}),
+        )
+        .await;
         let mut e = envelope("alice", &["bob"]);
         e["payload"] = json!({"order": 42, "items": ["a", "b"]});
         e["schema"] = json!("agntcy:commerce.order.v1");

@@ -10,5 +10,6 @@ mod messaging;
 mod operations;
 mod push;
 mod recovery;
+mod schemas;
 mod support;
 mod workflows;

@@ -186,6 +186,16 @@ impl Gateway {
         call(self.admin(Method::POST, "/v1/admin/agents").json(&spec)).await
     }
 
+    /// Registers schema `id` with `definition` in the schema registry.
+    pub async fn register_schema(&self, id: &str, definition: Value) {
+        let (status, body) = call(
+            self.admin(Method::POST, "/v1/admin/schemas")
+                .json(&json!({"id": id, "definition": definition})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     /// Sends a message as the agent with `key`.
     pub async fn send(&self, key: &str, envelope: Value) -> (StatusCode, Value) {
         call(
