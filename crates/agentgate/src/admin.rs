@@ -1,6 +1,6 @@
 //! `agentgate admin`: manage the gateway's agents over `/v1/admin/agents` (and, in
-//! `admin_schema`, its schema registry) with the admin key (`X-Admin-Key`, read from
-//! `--admin-key-file`).
+//! `admin_schema`, its schema registry; in `admin_federation`, its signing keys) with
+//! the admin key (`X-Admin-Key`, read from `--admin-key-file`).
 
 use std::process::ExitCode;
 
@@ -9,6 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use crate::admin_federation::{self, FederationCommand};
 use crate::admin_schema::{self, SchemaCommand};
 use crate::cli::GlobalOpts;
 use crate::client::{self, Auth, Client, ClientError, cell, exit, s};
@@ -27,6 +28,12 @@ pub enum AdminCommand {
         /// What to do.
         #[command(subcommand)]
         command: SchemaCommand,
+    },
+    /// This gateway's federation signing keys.
+    Federation {
+        /// What to do.
+        #[command(subcommand)]
+        command: FederationCommand,
     },
 }
 
@@ -119,6 +126,7 @@ pub fn run(g: &GlobalOpts, command: AdminCommand) -> anyhow::Result<ExitCode> {
     let outcome = match command {
         AdminCommand::Agent { command } => agent(g, command),
         AdminCommand::Schema { command } => admin_schema::run(g, command),
+        AdminCommand::Federation { command } => admin_federation::run(g, command),
     };
     client::finish(g, outcome)
 }

@@ -1,6 +1,7 @@
 //! The `agentgate` command: parses the command line and hands off. Thin by design.
 
 mod admin;
+mod admin_federation;
 mod admin_schema;
 mod bench;
 mod cli;

@@ -1538,3 +1538,48 @@ fn bench_drain_reads_and_acknowledges_every_message() {
             .all(|r| r.header("authorization") == Some("Bearer K"))
     );
 }
+
+#[test]
+fn admin_federation_keys_and_rotate_key_use_their_routes() {
+    let s = Scratch::new();
+    let kf = admin_key_file(&s);
+    let active = json!({"keyid": "gw.test:00112233aabbccdd", "alg": "ed25519",
+                        "public_key": "AAAA", "status": "active",
+                        "created_at": "2026-01-02T03:04:05.678Z"});
+    let retired = json!({"keyid": "gw.test:ffeeddccbbaa9988", "alg": "ed25519",
+                         "public_key": "BBBB", "status": "retired",
+                         "created_at": "2026-01-01T03:04:05.678Z",
+                         "expires_at": "2026-01-08T03:04:05.678Z"});
+    let (a, r) = (active.clone(), retired.clone());
+    let fake = Fake::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/v1/admin/federation/keys") => reply(
+            200,
+            json!({"domain": "gw.test", "keys": [a.clone(), r.clone()]}),
+        ),
+        ("POST", "/v1/admin/federation/keys/rotate") => reply(200, json!({"key": a.clone()})),
+        _ => not_routed(req),
+    });
+    let o = ag("admin federation keys").url(&fake.url).admin(&kf).run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(
+        o.stdout,
+        "gw.test:00112233aabbccdd  active  created 2026-01-02T03:04:05.678Z\n\
+         gw.test:ffeeddccbbaa9988  retired  created 2026-01-01T03:04:05.678Z, published until 2026-01-08T03:04:05.678Z\n"
+    );
+    let o = ag("admin federation rotate-key --json")
+        .url(&fake.url)
+        .admin(&kf)
+        .run();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.json(), json!({"key": active}));
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(
+        reqs.iter()
+            .all(|r| r.header("x-admin-key") == Some("adm-secret-1"))
+    );
+    // Without a key file: usage error, no request.
+    let o = ag("admin federation keys").url(&fake.url).run();
+    assert_eq!(o.code, 2, "{o:?}");
+    assert_eq!(fake.requests().len(), 2);
+}
