@@ -257,12 +257,7 @@ impl App {
             statuses.clone(),
             metrics.clone(),
             PushSettings {
-                backoff: Backoff {
-                    initial_ms: push.initial_backoff.as_millis() as u64,
-                    max_ms: push.max_backoff.as_millis() as u64,
-                    jitter_percent: 25,
-                    max_attempts: push.max_attempts.max(1),
-                },
+                backoff: backoff(push.initial_backoff, push.max_backoff, push.max_attempts),
                 timeout: push.timeout,
                 concurrency: push.concurrency.max(1),
                 policy,
@@ -278,12 +273,7 @@ impl App {
             statuses,
             metrics: metrics.clone(),
             settings: OutboxSettings {
-                backoff: Backoff {
-                    initial_ms: out.initial_backoff.as_millis() as u64,
-                    max_ms: out.max_backoff.as_millis() as u64,
-                    jitter_percent: 25,
-                    max_attempts: out.max_attempts.max(1),
-                },
+                backoff: backoff(out.initial_backoff, out.max_backoff, out.max_attempts),
                 timeout: out.timeout,
                 concurrency: out.concurrency.max(1),
             },
@@ -365,6 +355,17 @@ impl App {
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.shutdown.is_cancelled()
+    }
+}
+
+/// A retry schedule from configuration: doubling from `initial` to `max`, ±25 %
+/// jitter, at most `attempts` attempts.
+fn backoff(initial: Duration, max: Duration, attempts: u32) -> Backoff {
+    Backoff {
+        initial_ms: initial.as_millis() as u64,
+        max_ms: max.as_millis() as u64,
+        jitter_percent: 25,
+        max_attempts: attempts.max(1),
     }
 }
 

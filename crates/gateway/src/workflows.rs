@@ -329,18 +329,14 @@ impl Workflows {
 }
 
 impl worker::Attempt for Workflows {
+    type Error = WorkflowsError;
+
     async fn attempt(
         self: Arc<Self>,
         item: QueueItem,
         _release: CancellationToken,
-    ) -> Option<Instant> {
-        match self.look(&item).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(timer = %item.id, error = %e, "workflow timer failed; retried when its lease ends");
-                None
-            }
-        }
+    ) -> Result<Option<Instant>, WorkflowsError> {
+        self.look(&item).await
     }
 }
 

@@ -349,20 +349,15 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl worker::Attempt for PushWorker {
+    type Error = StorageFailure;
+
     /// One push attempt with its bookkeeping.
     async fn attempt(
         self: Arc<Self>,
         item: QueueItem,
         release: CancellationToken,
-    ) -> Option<Instant> {
-        match self.try_attempt(&item, &release).await {
-            Ok(due) => due,
-            Err(e) => {
-                // The lease runs out and the job is tried again.
-                tracing::warn!(job = %item.id, error = %e, "push bookkeeping failed");
-                None
-            }
-        }
+    ) -> Result<Option<Instant>, StorageFailure> {
+        self.try_attempt(&item, &release).await
     }
 }
 

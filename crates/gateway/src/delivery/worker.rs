@@ -19,14 +19,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// One kind of job a [`run`] loop works through.
 pub(crate) trait Attempt: Send + Sync + 'static {
+    /// Why an attempt's bookkeeping failed.
+    type Error: std::fmt::Display + Send;
+
     /// Works on one leased item. Returns when the item is next due, if it was put back
     /// with a delay. When `release` is cancelled (shutdown), the attempt should put the
-    /// item back for immediate redelivery and return.
+    /// item back for immediate redelivery and return. On an error the item stays
+    /// leased and is tried again when its lease ends.
     fn attempt(
         self: Arc<Self>,
         item: QueueItem,
         release: CancellationToken,
-    ) -> impl Future<Output = Option<Instant>> + Send;
+    ) -> impl Future<Output = Result<Option<Instant>, Self::Error>> + Send;
 }
 
 /// What a [`run`] loop works on.
@@ -72,7 +76,14 @@ pub(crate) async fn run<A: Attempt>(
             match store.lease(queue.name, free, queue.lease_ms).await {
                 Ok(items) => {
                     for item in items {
-                        inflight.spawn(handler.clone().attempt(item, release.clone()));
+                        let (handler, release, id) = (handler.clone(), release.clone(), item.id);
+                        let name = queue.name;
+                        inflight.spawn(async move {
+                            handler.attempt(item, release).await.unwrap_or_else(|e| {
+                                tracing::warn!(queue = name, job = %id, error = %e, "job bookkeeping failed; retried when its lease ends");
+                                None
+                            })
+                        });
                     }
                 }
                 Err(e) => {

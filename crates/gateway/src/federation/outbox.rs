@@ -455,19 +455,14 @@ impl OutboxWorker {
 }
 
 impl worker::Attempt for OutboxWorker {
+    type Error = StorageFailure;
+
     async fn attempt(
         self: Arc<Self>,
         item: QueueItem,
         release: CancellationToken,
-    ) -> Option<Instant> {
-        match self.try_attempt(&item, &release).await {
-            Ok(due) => due,
-            Err(e) => {
-                // The lease runs out and the job is tried again.
-                tracing::warn!(job = %item.id, error = %e, "outbox bookkeeping failed");
-                None
-            }
-        }
+    ) -> Result<Option<Instant>, StorageFailure> {
+        self.try_attempt(&item, &release).await
     }
 }
 

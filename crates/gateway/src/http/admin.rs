@@ -15,11 +15,6 @@ use super::views::{AgentView, json};
 use crate::app::App;
 use crate::directory::{DirectoryError, RegisterRequest};
 
-fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(s)| s)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// `POST /v1/admin/agents`: register (admin key), or confirm with the agent's own key.
 pub(crate) async fn register(
     State(app): State<Arc<App>>,
@@ -95,7 +90,7 @@ pub(crate) async fn show(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let entry = app.directory.show(&path(name)?)?;
+    let entry = app.directory.show(&extract::path(name)?)?;
     Ok(json(
         StatusCode::OK,
         &json!({ "agent": AgentView::of(&entry) }),
@@ -109,7 +104,7 @@ pub(crate) async fn unregister(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let address = app.directory.unregister(&path(name)?).await?;
+    let address = app.directory.unregister(&extract::path(name)?).await?;
     Ok(json(
         StatusCode::OK,
         &json!({ "address": address, "status": "unregistered" }),
@@ -123,7 +118,7 @@ pub(crate) async fn rotate_key(
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let r = app.directory.rotate_key(&path(name)?).await?;
+    let r = app.directory.rotate_key(&extract::path(name)?).await?;
     Ok(json(
         StatusCode::OK,
         &json!({ "agent": AgentView::of(&r.entry), "api_key": r.api_key }),

@@ -22,11 +22,6 @@ const MAX_SCHEMA_BODY: usize = MAX_DEFINITION_BYTES + 16 * 1024;
 /// Room for the JSON around a payload in a validate request.
 const VALIDATE_OVERHEAD: usize = 1024;
 
-fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(s)| s)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// `{"message", "schema_id", "timestamp"}`.
 fn done(status: StatusCode, message: &str, id: &str) -> Response {
     json(
@@ -102,7 +97,7 @@ pub(crate) async fn show(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let entry = app.schemas.get(&path(id)?)?;
+    let entry = app.schemas.get(&extract::path(id)?)?;
     Ok(json(
         StatusCode::OK,
         &json!({ "schema": SchemaView::of(&entry), "timestamp": clock::now() }),
@@ -117,7 +112,7 @@ pub(crate) async fn update(
     body: Body,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let id = path(id)?;
+    let id = extract::path(id)?;
     let bytes = extract::read_body(&headers, body, MAX_SCHEMA_BODY).await?;
     let req: UpdateRequest = schemas::parse_request(&bytes)?;
     let entry = app.schemas.update(&id, req).await?;
@@ -131,7 +126,7 @@ pub(crate) async fn delete(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let id = path(id)?;
+    let id = extract::path(id)?;
     app.schemas.delete(&id).await?;
     Ok(done(StatusCode::OK, "schema deleted", &id))
 }
@@ -145,7 +140,7 @@ pub(crate) async fn validate(
     body: Body,
 ) -> Result<Response, ApiError> {
     extract::admin(&app, &headers)?;
-    let id = path(id)?;
+    let id = extract::path(id)?;
     let limit = app
         .settings
         .max_message_size

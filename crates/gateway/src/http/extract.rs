@@ -114,6 +114,14 @@ pub(crate) fn query(raw: Option<&str>) -> HashMap<String, String> {
         .collect()
 }
 
+/// A single path parameter; a malformed one is 400 `INVALID_REQUEST`.
+pub(crate) fn path(
+    p: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    p.map(|axum::extract::Path(s)| s)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,11 +20,6 @@ use crate::app::App;
 use crate::messaging::record::RecipientOutcome;
 use crate::messaging::{Origin, Submission};
 
-fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    p.map(|Path(s)| s)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 /// `POST /v1/messages`: a local agent's submission (Bearer key), or a delivery from
 /// another domain's gateway (signed; or unsigned from a `federation.unsigned_peers`
 /// domain, from that domain's gateway address).
@@ -147,7 +142,7 @@ pub(crate) async fn workflow(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let caller = extract::agent_or_admin(&app, &headers)?;
-    let w = app.workflows.get(&caller, &path(id)?).await?;
+    let w = app.workflows.get(&caller, &extract::path(id)?).await?;
     Ok(json(StatusCode::OK, &w))
 }
 
@@ -158,7 +153,7 @@ pub(crate) async fn get(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let caller = extract::agent_or_admin(&app, &headers)?;
-    let record = app.messaging.get(&caller, &path(id)?).await?;
+    let record = app.messaging.get(&caller, &extract::path(id)?).await?;
     Ok(raw_json(StatusCode::OK, record.envelope_json()))
 }
 
@@ -169,7 +164,7 @@ pub(crate) async fn status(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let caller = extract::agent_or_admin(&app, &headers)?;
-    let report = app.messaging.status(&caller, &path(id)?).await?;
+    let report = app.messaging.status(&caller, &extract::path(id)?).await?;
     Ok(json(StatusCode::OK, &report))
 }
 
