@@ -2,18 +2,20 @@
 //!
 //! - [`discovery`]: where a domain's gateway is (static records, DNS TXT `_amtp`).
 //! - [`keys`]: this gateway's Ed25519 signing keys, published at [`KEYS_PATH`].
+//! - [`signatures`]: signing outbound deliveries, verifying inbound ones.
+//! - `outbox`: the durable queue of deliveries to other domains and its worker.
 //!
-//! See `docs/protocols/federation.md` for the wire protocol.
+//! See `docs/protocols/federation.md` for the wire protocol and ADR 0005 for why.
 
 pub mod discovery;
 pub(crate) mod keys;
 pub(crate) mod outbox;
 pub mod signatures;
 
+use std::sync::Arc;
+
 use agentgate_codec::amtp_txt::DiscoveryRecord;
 use agentgate_core::Domain;
-
-use std::sync::Arc;
 
 use crate::config::Config;
 use crate::delivery::resolver::GuardedResolver;
