@@ -20,6 +20,9 @@ struct Gateway {
     child: Option<Child>,
     addr: SocketAddr,
     dir: PathBuf,
+    domain: String,
+    /// Extra environment (configuration overrides).
+    env: Vec<(String, String)>,
 }
 
 fn free_port() -> SocketAddr {
@@ -31,14 +34,21 @@ fn free_port() -> SocketAddr {
 
 impl Gateway {
     fn start(dir: &Path) -> Gateway {
+        Gateway::start_as(dir, "localhost", free_port(), Vec::new())
+    }
+
+    /// A gateway for `domain` on `addr`, with configuration overrides in `env`.
+    fn start_as(dir: &Path, domain: &str, addr: SocketAddr, env: Vec<(String, String)>) -> Gateway {
         let key_file = dir.join("admin-keys");
         if !key_file.exists() {
             std::fs::write(&key_file, format!("# e2e\n{ADMIN_KEY}\n")).unwrap();
         }
         let mut g = Gateway {
             child: None,
-            addr: free_port(),
+            addr,
             dir: dir.to_path_buf(),
+            domain: domain.to_string(),
+            env,
         };
         g.spawn();
         g
@@ -51,7 +61,8 @@ impl Gateway {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AGENTGATE_LISTEN", self.addr.to_string())
             .env("AGENTGATE_DATA_DIR", self.dir.join("data"))
-            .env("AGENTGATE_DOMAIN", "localhost")
+            .env("AGENTGATE_DOMAIN", &self.domain)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "AGENTGATE_AUTH__ADMIN_KEY_FILE",
                 self.dir.join("admin-keys"),
@@ -399,5 +410,112 @@ fn sigkill_during_concurrent_sends_loses_and_duplicates_nothing_acknowledged() {
         "{} of {} acknowledged messages lost",
         lost.len(),
         acked.len()
+    );
+}
+
+/// Two real gateways federating over loopback: a message from `alice@a.test` reaches
+/// `bob@b.test` through `a.test`'s outbox and a signed delivery that `b.test` verifies
+/// against the key it fetched from `a.test`; bob's answer comes back the same way.
+#[test]
+fn two_gateway_processes_federate_with_signed_deliveries() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (addr_a, addr_b) = (free_port(), free_port());
+    let env = |peer: &str, peer_addr: SocketAddr, me: SocketAddr| {
+        vec![
+            (
+                "AGENTGATE_SERVER__PUBLIC_URL".to_string(),
+                format!("http://{me}"),
+            ),
+            ("AGENTGATE_FEDERATION__ALLOW_HTTP".into(), "true".into()),
+            (
+                "AGENTGATE_FEDERATION__ALLOW_PRIVATE_PEERS".into(),
+                "true".into(),
+            ),
+            (
+                "AGENTGATE_FEDERATION__STATIC_RECORDS".into(),
+                json!({ peer: format!("v=amtp1;gateway=http://{peer_addr}") }).to_string(),
+            ),
+        ]
+    };
+    let a = Gateway::start_as(
+        dir_a.path(),
+        "a.test",
+        addr_a,
+        env("b.test", addr_b, addr_a),
+    );
+    let b = Gateway::start_as(
+        dir_b.path(),
+        "b.test",
+        addr_b,
+        env("a.test", addr_a, addr_b),
+    );
+    let alice = a.register("alice");
+    let bob = b.register("bob");
+    let http = reqwest::blocking::Client::new();
+    let send = |g: &Gateway, key: &str, body: Value| {
+        let r = http
+            .post(format!("{}/v1/messages", g.url()))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    let wait_inbox = |g: &Gateway, key: &str, who: &str| -> Vec<Value> {
+        for _ in 0..400 {
+            let v: Value = http
+                .get(format!("{}/v1/inbox/{who}", g.url()))
+                .bearer_auth(key)
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let messages = v["messages"].as_array().cloned().unwrap_or_default();
+            if !messages.is_empty() {
+                return messages;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nothing arrived for {who}");
+    };
+
+    let (status, r) = send(
+        &a,
+        &alice,
+        json!({"sender": "alice@a.test", "recipients": ["bob@b.test"], "payload": {"q": 1}}),
+    );
+    assert_eq!(status, 202, "{r}");
+    let id = r["message_id"].as_str().unwrap().to_string();
+    let got = wait_inbox(&b, &bob, "bob@b.test");
+    assert_eq!(got[0]["message_id"], id.as_str());
+    assert_eq!(got[0]["payload"], json!({"q": 1}));
+
+    let (status, r) = send(
+        &b,
+        &bob,
+        json!({"sender": "bob@b.test", "recipients": ["alice@a.test"], "in_reply_to": id, "payload": {"a": 2}}),
+    );
+    assert_eq!(status, 202, "{r}");
+    let got = wait_inbox(&a, &alice, "alice@a.test");
+    assert_eq!(got[0]["in_reply_to"], id.as_str());
+
+    // b.test verified a.test's signature with the key a.test publishes.
+    let keys: Value = http
+        .get(format!("{}/.well-known/amtp/keys", a.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(keys["domain"], "a.test");
+    let metrics = http
+        .get(format!("{}/metrics", b.url()))
+        .header("X-Admin-Key", ADMIN_KEY)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("agentgate_federation_inbound_total{verdict=\"accepted\"} 1"),
+        "{metrics}"
     );
 }
