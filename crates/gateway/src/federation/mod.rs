@@ -47,6 +47,9 @@ pub(crate) struct Federation {
     pub client: reqwest::Client,
     /// Domains admitted without signatures (`federation.unsigned_peers`).
     pub unsigned_peers: Vec<Domain>,
+    /// The path of `server.public_url` (empty, or e.g. `/amtp` when a proxy serves the
+    /// gateway under a prefix and strips it): senders sign the path they send to.
+    path_prefix: String,
 }
 
 impl Federation {
@@ -94,29 +97,35 @@ impl Federation {
             .iter()
             .filter_map(|d| Domain::parse(d).ok())
             .collect();
+        let path_prefix = url::Url::parse(&config.effective_public_url())
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         Ok(Federation {
             discovery,
             keys,
             verifier,
             client,
             unsigned_peers,
+            path_prefix,
         })
     }
 }
 
 impl Federation {
-    /// Authenticates a signed delivery `POST {path}`: the sending domain, and the
-    /// nonce still to record.
+    /// Authenticates a signed delivery `POST {path}` (the path as received; the path of
+    /// `server.public_url` is put in front of it): the sending domain, and the nonce
+    /// still to record.
     pub async fn verify(
         &self,
         path: &str,
         headers: &axum::http::HeaderMap,
         body: &[u8],
     ) -> Result<signatures::Verified, signatures::VerifyError> {
+        let path = format!("{}{path}", self.path_prefix);
         self.verifier
             .verify(
                 &self.discovery,
-                path,
+                &path,
                 headers,
                 body,
                 std::time::SystemTime::now(),

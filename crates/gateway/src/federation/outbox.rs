@@ -385,10 +385,14 @@ impl OutboxWorker {
             };
         }
         let key = self.federation.keys.active();
+        // `@path` is the path the request is sent to, the gateway URL's path included.
+        let url = peer.endpoint(MESSAGES_PATH);
+        let path = url::Url::parse(&url)
+            .map_or_else(|_| MESSAGES_PATH.to_owned(), |u| u.path().to_owned());
         let signed = match signatures::sign(
             &key,
             self.messaging.domain(),
-            MESSAGES_PATH,
+            &path,
             &body,
             SystemTime::now(),
             SIGNATURE_VALIDITY,
@@ -405,7 +409,7 @@ impl OutboxWorker {
         let mut request = self
             .federation
             .client
-            .post(peer.endpoint(MESSAGES_PATH))
+            .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header("accept", "application/json")
             .header("x-amtp-version", "1.0");
