@@ -29,6 +29,7 @@ async fn agent_routes_refuse_missing_wrong_and_foreign_keys() {
             (Method::DELETE, ack.clone()),
             (Method::GET, "/v1/discovery/agents".into()),
             (Method::GET, format!("/v1/discovery/agents/{DOMAIN}")),
+            (Method::GET, format!("/v1/workflows/{id}")),
         ];
         for (method, path) in &routes {
             let body = envelope("alice", &["bob"]);
@@ -128,6 +129,8 @@ async fn admin_routes_refuse_missing_wrong_and_agent_keys() {
                 Method::POST,
                 "/v1/admin/schemas/acme:sales.order.v1/validate".into(),
             ),
+            (Method::GET, "/v1/admin/federation/keys".into()),
+            (Method::POST, "/v1/admin/federation/keys/rotate".into()),
         ];
         let body = json!({"name": "zed"});
         // A body every schema route could act on, were it authorised.
@@ -224,6 +227,17 @@ async fn operations_routes() {
         assert_eq!(ok.status(), StatusCode::OK);
         let ok = g.admin(Method::GET, "/metrics").send().await.unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
+        // Public by design: what DNS says, and the keys peers verify us with.
+        assert_eq!(
+            call(g.req(Method::GET, &format!("/v1/capabilities/{DOMAIN}")))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(g.req(Method::GET, "/.well-known/amtp/keys")).await.0,
+            StatusCode::OK
+        );
 
         let open = Gateway::start_with(|c| c.metrics.require_auth = false).await;
         assert_eq!(
