@@ -668,12 +668,16 @@ impl Workflow {
     /// The id of the message that brings the workflow to `to`: derived from the
     /// workflow and the participant, so that sending it again is a repeat.
     pub fn dispatch_id(&self, to: &Address) -> MessageId {
-        derived_id(&self.workflow_id, b"dispatch", to.as_str().as_bytes())
+        MessageId::derived(&[
+            self.workflow_id.as_bytes(),
+            b"dispatch",
+            to.as_str().as_bytes(),
+        ])
     }
 
     /// The id of the result message.
     pub fn result_id(&self) -> MessageId {
-        derived_id(&self.workflow_id, b"result", b"")
+        MessageId::derived(&[self.workflow_id.as_bytes(), b"result"])
     }
 
     /// Moves the workflow on after an answer of kind `last`.
@@ -796,23 +800,6 @@ impl Workflow {
             }
         }
     }
-}
-
-/// A version 8 UUID: the first 16 bytes of SHA-256(workflow id ‖ label ‖ 0 ‖ key),
-/// with the version and variant bits set.
-fn derived_id(workflow: &MessageId, label: &[u8], key: &[u8]) -> MessageId {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(workflow.as_bytes());
-    h.update(label);
-    h.update([0u8]);
-    h.update(key);
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    bytes[6] = (bytes[6] & 0x0f) | 0x80;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    MessageId::from_bytes(bytes).expect("a version 8 UUID is a message id")
 }
 
 #[cfg(test)]

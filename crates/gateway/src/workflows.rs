@@ -180,48 +180,43 @@ impl Workflows {
         Ok(())
     }
 
-    /// Carries out every pending effect of `w`, recording each as done.
-    async fn drive(&self, mut w: Workflow) -> Result<(), WorkflowsError> {
+    /// Carries out every pending effect of `w`, recording each as done; returns the
+    /// state after them (`w` itself when the workflow is gone).
+    async fn drive(&self, mut w: Workflow) -> Result<Workflow, WorkflowsError> {
         for _ in 0..4 {
             let effects = w.pending_effects();
             if effects.is_empty() {
-                return Ok(());
+                break;
             }
             for effect in effects {
-                match effect {
+                let next = match effect {
                     Effect::Dispatch(to) => {
                         let original = self.original(&w).await?;
                         for address in &to {
-                            let envelope = dispatched(&w, &original, address);
-                            self.deliver(envelope).await?;
+                            self.deliver(dispatched(&w, &original, address)).await?;
                         }
-                        if let Some(next) = self
-                            .update(&w.workflow_id, |w| {
-                                w.dispatched(&to);
-                                true
-                            })
-                            .await?
-                        {
-                            w = next;
-                        }
+                        self.update(&w.workflow_id, |w| {
+                            w.dispatched(&to);
+                            true
+                        })
+                        .await?
                     }
                     Effect::Report => {
-                        let envelope = result(&w, self.messaging.domain());
-                        self.deliver(envelope).await?;
-                        if let Some(next) = self
-                            .update(&w.workflow_id, |w| {
-                                w.result_sent();
-                                true
-                            })
-                            .await?
-                        {
-                            w = next;
-                        }
+                        self.deliver(result(&w, self.messaging.domain())).await?;
+                        self.update(&w.workflow_id, |w| {
+                            w.result_sent();
+                            true
+                        })
+                        .await?
                     }
+                };
+                match next {
+                    Some(next) => w = next,
+                    None => return Ok(w),
                 }
             }
         }
-        Ok(())
+        Ok(w)
     }
 
     async fn deliver(&self, envelope: Envelope) -> Result<(), WorkflowsError> {
@@ -303,19 +298,21 @@ impl Workflows {
         let id = MessageId::from_bytes(*item.id.as_bytes())
             .map_err(|_| StoreError::Corrupt(format!("workflow timer {}", item.id)))?;
         let now = clock::now();
-        if let Some(w) = self.update(&id, |w| w.expire(now)).await? {
-            tracing::info!(workflow_id = %id, "workflow timed out");
-            self.drive(w).await?;
-        }
-        let Some((w, _)) = self.load(&id).await? else {
-            self.store.ack(WORKFLOW_TIMERS, item.id).await?;
-            return Ok(None);
+        let w = match self.update(&id, |w| w.expire(now)).await? {
+            Some(expired) => {
+                tracing::info!(workflow_id = %id, "workflow timed out");
+                expired
+            }
+            None => match self.load(&id).await? {
+                Some((w, _)) => w,
+                None => {
+                    self.store.ack(WORKFLOW_TIMERS, item.id).await?;
+                    return Ok(None);
+                }
+            },
         };
-        self.drive(w.clone()).await?;
-        if w.status.is_final()
-            && let Some((w, _)) = self.load(&id).await?
-            && w.result_sent
-        {
+        let w = self.drive(w).await?;
+        if w.status.is_final() && w.result_sent {
             self.store.ack(WORKFLOW_TIMERS, item.id).await?;
             return Ok(None);
         }

@@ -47,7 +47,7 @@ use uuid::Uuid;
 use super::Federation;
 use super::signatures::{self, new_nonce};
 use crate::clock;
-use crate::delivery::worker;
+use crate::delivery::{error_chain, worker};
 use crate::messaging::Messaging;
 use crate::metrics::{Metrics, ModeLabel, PushOutcome};
 use crate::status_book::{RecipientRecord, StatusBook};
@@ -528,18 +528,6 @@ fn refused_recipients(answer: &Value, ours: &[Address]) -> Vec<Failed> {
         .collect()
 }
 
-/// An error and its causes, on one line.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 /// The `delivery_failure` report (AMTP §8.2.2) for the sender of `job`: from
 /// `postmaster@<domain>`, in reply to the original, with an id derived from the job so
 /// that a report sent again after a crash is recognised as a repeat.
@@ -550,15 +538,7 @@ pub(crate) fn failure_report(
     attempts: u32,
     now: Timestamp,
 ) -> Envelope {
-    let mut h = Sha256::new();
-    h.update(b"delivery_failure");
-    h.update(job.id().as_bytes());
-    let digest = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&digest[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80; // version 8: custom
-    b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
-    let id = MessageId::from_bytes(b).expect("a version 8 UUID is a message id");
+    let id = MessageId::derived(&[b"delivery_failure", job.id().as_bytes()]);
     let first = &failed[0];
     let payload = json!({
         "version": "1.0",
