@@ -6,6 +6,8 @@
 # b.test's inbox per second, from the first send until the last one arrived.
 #
 # Usage: ./scripts/bench-federation.sh [SECS=30] [CLIENTS=64] [PORT_A=18081] [PORT_B=18082]
+# Environment: OUTBOUND_CONCURRENCY (default 256); PEER_FEATURES (the records' `features`,
+# default `batch`; set it empty to measure single deliveries).
 # Needs a release build: cargo build --release -p agentgate
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,7 @@ federation:
   outbound:
     concurrency: ${OUTBOUND_CONCURRENCY:-256}
   static_records:
-    $peer: "v=amtp1;gateway=http://127.0.0.1:$peer_port"
+    $peer: "v=amtp1;gateway=http://127.0.0.1:$peer_port;features=${PEER_FEATURES-batch}"
 YAML
     "$BIN" serve --config "$dir/config.yaml" 2>>"$dir/serve.log" &
     PIDS+=($!)

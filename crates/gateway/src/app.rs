@@ -278,6 +278,7 @@ impl App {
                 concurrency: out.concurrency.max(1),
             },
             down: Default::default(),
+            no_batch: Default::default(),
             wake: wakes.outbox.clone(),
             shutdown: shutdown.clone(),
         });

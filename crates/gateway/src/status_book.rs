@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use agentgate_core::{Address, DeliveryStatus, MessageId, Timestamp};
-use agentgate_store::{KvStore, Store, StoreError, escape_token_into, unescape_token};
+use agentgate_store::{KvStore, Store, StoreError, Write, escape_token_into, unescape_token};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,14 @@ pub(crate) struct RecipientRecord {
     pub delivered_at: Option<Timestamp>,
     /// When this record last changed.
     pub updated_at: Timestamp,
+}
+
+/// A recipient record as read, with the revision a write based on it must match.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Read {
+    /// The record (`None`: still in its initial state).
+    pub record: Option<RecipientRecord>,
+    revision: Option<u64>,
 }
 
 /// Most compare-and-set rounds before an update gives up.
@@ -105,6 +113,58 @@ impl StatusBook {
         let rec = serde_json::from_slice(&e.value)
             .map_err(|err| StoreError::Corrupt(format!("delivery record {}: {err}", e.key)))?;
         Ok(Some(rec))
+    }
+
+    /// The records of several (message, recipient) pairs, in order, read together.
+    pub(crate) async fn get_many(
+        &self,
+        pairs: &[(&MessageId, &Address)],
+    ) -> Result<Vec<Read>, StorageFailure> {
+        let keys: Vec<String> = pairs.iter().map(|(id, r)| key(id, r)).collect();
+        let entries = self.store.get_many(DELIVERY, &keys).await?;
+        entries
+            .into_iter()
+            .map(|e| {
+                let Some(e) = e else {
+                    return Ok(Read::default());
+                };
+                let record = serde_json::from_slice(&e.value).map_err(|err| {
+                    StoreError::Corrupt(format!("delivery record {}: {err}", e.key))
+                })?;
+                Ok(Read {
+                    record: Some(record),
+                    revision: Some(e.revision),
+                })
+            })
+            .collect()
+    }
+
+    /// The write that moves a recipient from `read` to `next`, for a `write_many`; `None`
+    /// when the current status may not become the new one. The write fails with a
+    /// conflict if the record changed since it was read: then use
+    /// [`StatusBook::transition`].
+    pub(crate) fn write_from(
+        id: &MessageId,
+        recipient: &Address,
+        read: &Read,
+        next: &RecipientRecord,
+    ) -> Option<Write> {
+        if let Some(cur) = &read.record
+            && !cur.status.can_become(next.status)
+        {
+            return None;
+        }
+        let (bucket, key) = (DELIVERY.to_owned(), key(id, recipient));
+        let value = Bytes::from(serde_json::to_vec(next).expect("record serialises"));
+        Some(match read.revision {
+            Some(expected) => Write::Update {
+                bucket,
+                key,
+                value,
+                expected,
+            },
+            None => Write::Create { bucket, key, value },
+        })
     }
 
     /// Moves a recipient to the record `next` computes from the current one (`None` when

@@ -138,6 +138,10 @@ impl KvStore for TimedStore {
         self.timed(StoreOp::KvGet, KvStore::get(&*self.inner, bucket, key))
             .await
     }
+    async fn get_many(&self, bucket: &str, keys: &[String]) -> R<Vec<Option<KvEntry>>> {
+        self.timed(StoreOp::KvGet, self.inner.get_many(bucket, keys))
+            .await
+    }
     async fn put(&self, bucket: &str, key: &str, value: Bytes) -> R<u64> {
         self.timed(StoreOp::KvWrite, self.inner.put(bucket, key, value))
             .await

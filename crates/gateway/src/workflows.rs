@@ -326,7 +326,13 @@ impl Workflows {
 }
 
 impl worker::Attempt for Workflows {
+    type Unit = QueueItem;
     type Error = WorkflowsError;
+
+    /// Each timer is looked at alone.
+    fn group(&self, items: Vec<QueueItem>) -> Vec<(QueueItem, usize)> {
+        worker::each_alone(items)
+    }
 
     async fn attempt(
         self: Arc<Self>,

@@ -347,7 +347,17 @@ fn many_request(w: Write) -> Result<Option<Request>> {
         Write::Create { bucket, key, value } => {
             kv_request(bucket, key, value, KvMode::Create).map(Some)
         }
+        Write::Update {
+            bucket,
+            key,
+            value,
+            expected,
+        } => kv_request(bucket, key, value, KvMode::Update(expected)).map(Some),
         Write::Enqueue(items) => enqueue_request(items),
+        Write::Ack { queue, id } => {
+            validate_name(&queue)?;
+            Ok(Some(Request::Ack { queue, id }))
+        }
     }
 }
 
@@ -411,6 +421,28 @@ impl KvStore for EmbeddedStore {
                 Some(v) => kv_entry(&key, &v, now_ms(), ttl),
                 None => Ok(None),
             }
+        })
+        .await
+    }
+
+    async fn get_many(&self, bucket: &str, keys: &[String]) -> Result<Vec<Option<KvEntry>>> {
+        for key in keys {
+            validate_name(key)?;
+        }
+        let (bucket, keys) = (bucket.to_string(), keys.to_vec());
+        self.read(move |shared, snap| {
+            let ttl = shared.bucket_ttl(&bucket)?;
+            let now = now_ms();
+            let ks = shared.engine.ks(Ks::Kv);
+            keys.iter()
+                .map(|key| {
+                    let k = codec::key_bytes(&bucket, key.as_bytes());
+                    match snap.get(ks, k).map_err(unavailable)? {
+                        Some(v) => kv_entry(key, &v, now, ttl),
+                        None => Ok(None),
+                    }
+                })
+                .collect()
         })
         .await
     }
@@ -856,6 +888,7 @@ impl Store for EmbeddedStore {
                     r.and_then(|reply| match reply {
                         Reply::Revision(v) => Ok(Written::Revision(v)),
                         Reply::Enqueued(o) => Ok(Written::Enqueued(o)),
+                        Reply::Bool(b) => Ok(Written::Acked(b)),
                         other => Err(unexpected(&other)),
                     })
                 });

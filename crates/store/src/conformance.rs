@@ -361,6 +361,49 @@ pub async fn kv_ttl_hides_expired_entries(store: &dyn Store) {
     );
 }
 
+/// `get_many` answers each key as `get` would, in order: present, absent, deleted and
+/// expired keys alike; an invalid key fails the call.
+pub async fn kv_get_many_answers_each_key_in_order(store: &dyn Store) {
+    bucket(store, "kv-many", None).await;
+    bucket(store, "kv-many-ttl", Some(SHORT_MS)).await;
+    let one = store.put("kv-many", "one", b("1")).await.unwrap();
+    let two = store.put("kv-many", "two", b("2")).await.unwrap();
+    store.put("kv-many", "gone", b("x")).await.unwrap();
+    store.delete("kv-many", "gone", None).await.unwrap();
+    let keys: Vec<String> = ["two", "absent", "one", "gone", "two"]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    let got = store.get_many("kv-many", &keys).await.unwrap();
+    let seen: Vec<Option<(String, u64, Bytes)>> = got
+        .into_iter()
+        .map(|e| e.map(|e| (e.key, e.revision, e.value)))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            Some(("two".into(), two, b("2"))),
+            None,
+            Some(("one".into(), one, b("1"))),
+            None,
+            Some(("two".into(), two, b("2"))),
+        ]
+    );
+    assert!(store.get_many("kv-many", &[]).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .get_many("kv-many", &["one".into(), "bad key".into()])
+            .await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    store.put("kv-many-ttl", "k", b("v")).await.unwrap();
+    eventually("TTL expiry", || async {
+        let got = store.get_many("kv-many-ttl", &["k".into()]).await.unwrap();
+        got[0].is_none().then_some(())
+    })
+    .await;
+}
+
 /// The TTL counts from the last write: rewriting a key keeps it alive.
 pub async fn kv_ttl_counts_from_last_write(store: &dyn Store) {
     bucket(store, "kv-ttl-rw", Some(SHORT_MS)).await;
@@ -1321,6 +1364,80 @@ pub async fn store_write_many_writes_stand_alone(store: &dyn Store) {
     assert_eq!(store.write_many(Vec::new()).await.unwrap(), Vec::new());
 }
 
+/// `write_many` updates by compare-and-set and acknowledges queue items, each as the
+/// single call would.
+pub async fn store_write_many_updates_and_acks(store: &dyn Store) {
+    bucket(store, "wm-cas", None).await;
+    let rev = store.put("wm-cas", "k", b("v1")).await.unwrap();
+    let leased = item("wm-ack", "leased");
+    store.enqueue(vec![leased.clone()]).await.unwrap();
+    store.lease("wm-ack", 1, 60_000).await.unwrap();
+    let results = store
+        .write_many(vec![
+            Write::Update {
+                bucket: "wm-cas".into(),
+                key: "k".into(),
+                value: b("v2"),
+                expected: rev,
+            },
+            Write::Update {
+                bucket: "wm-cas".into(),
+                key: "absent".into(),
+                value: b("x"),
+                expected: rev,
+            },
+            Write::Ack {
+                queue: "wm-ack".into(),
+                id: leased.id,
+            },
+            Write::Ack {
+                queue: "wm-ack".into(),
+                id: Uuid::new_v4(),
+            },
+            Write::Ack {
+                queue: "bad queue".into(),
+                id: leased.id,
+            },
+        ])
+        .await
+        .unwrap();
+    let Ok(Written::Revision(updated)) = results[0] else {
+        panic!("update: {:?}", results[0]);
+    };
+    assert!(updated > rev);
+    assert!(
+        matches!(results[1], Err(StoreError::Conflict { .. })),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(results[2], Ok(Written::Acked(true)));
+    assert_eq!(results[3], Ok(Written::Acked(false)));
+    assert!(
+        matches!(results[4], Err(StoreError::InvalidArgument(_))),
+        "{:?}",
+        results[4]
+    );
+    // A stale revision now conflicts.
+    let again = store
+        .write_many(vec![Write::Update {
+            bucket: "wm-cas".into(),
+            key: "k".into(),
+            value: b("v3"),
+            expected: rev,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        matches!(again[0], Err(StoreError::Conflict { .. })),
+        "{:?}",
+        again[0]
+    );
+    let e = kget(store, "wm-cas", "k").await.unwrap();
+    assert_eq!((e.value, e.revision), (b("v2"), updated));
+    assert!(qget(store, "wm-ack", leased.id).await.is_none());
+    assert_eq!(store.stats("wm-ack").await.unwrap().total(), 0);
+}
+
 /// Concurrent `write_many` calls creating the same key: exactly one wins.
 pub async fn store_write_many_concurrent_creates_have_one_winner(store: &dyn Store) {
     bucket(store, "wm-race", None).await;
@@ -1393,6 +1510,7 @@ macro_rules! conformance_suite {
     ($factory:expr) => {
         $crate::conformance_suite!(@tests $factory;
             kv_get_absent_is_none,
+            kv_get_many_answers_each_key_in_order,
             kv_put_then_get,
             kv_revisions_increase_with_every_write,
             kv_create_rejects_existing_key,
@@ -1454,6 +1572,7 @@ macro_rules! conformance_suite {
             store_close_rejects_writes,
             store_write_many_writes_stand_alone,
             store_write_many_concurrent_creates_have_one_winner,
+            store_write_many_updates_and_acks,
         );
     };
     (@tests $factory:expr; $($name:ident),+ $(,)?) => {

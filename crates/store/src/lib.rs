@@ -100,6 +100,17 @@ pub trait KvStore: Send + Sync {
     async fn ensure_bucket(&self, config: &BucketConfig) -> Result<()>;
     /// The current entry, or `None` if absent, deleted or expired.
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<KvEntry>>;
+    /// The current entries of `keys`, in order, as [`KvStore::get`] would give each, read
+    /// together (one snapshot where the backend has them). Fails as a whole if any key
+    /// is not a valid name.
+    ///
+    /// The default runs the single calls concurrently.
+    async fn get_many(&self, bucket: &str, keys: &[String]) -> Result<Vec<Option<KvEntry>>> {
+        futures::future::join_all(keys.iter().map(|k| self.get(bucket, k)))
+            .await
+            .into_iter()
+            .collect()
+    }
     /// Writes unconditionally; returns the new revision.
     async fn put(&self, bucket: &str, key: &str, value: Bytes) -> Result<u64>;
     /// Writes only if the key is absent (or expired); else [`StoreError::AlreadyExists`].
@@ -350,17 +361,37 @@ pub enum Write {
         /// Value.
         value: Bytes,
     },
+    /// As [`KvStore::update`].
+    Update {
+        /// Bucket.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: Bytes,
+        /// The revision the key must have.
+        expected: u64,
+    },
     /// As [`MailboxStore::enqueue`] (its items all or nothing, as there).
     Enqueue(Vec<NewItem>),
+    /// As [`MailboxStore::ack`].
+    Ack {
+        /// Queue.
+        queue: String,
+        /// Item.
+        id: Uuid,
+    },
 }
 
 /// What one write of a [`Store::write_many`] call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
-    /// A `Put` or `Create`: the entry's new revision.
+    /// A `Put`, `Create` or `Update`: the entry's new revision.
     Revision(u64),
     /// An `Enqueue`: one outcome per item.
     Enqueued(Vec<EnqueueOutcome>),
+    /// An `Ack`: whether the item was present.
+    Acked(bool),
 }
 
 /// One write of [`Store::write_many`] as the single call.
@@ -373,7 +404,17 @@ async fn write_one<S: KvStore + MailboxStore + ?Sized>(store: &S, write: Write) 
             .create(&bucket, &key, value)
             .await
             .map(Written::Revision),
+        Write::Update {
+            bucket,
+            key,
+            value,
+            expected,
+        } => store
+            .update(&bucket, &key, value, expected)
+            .await
+            .map(Written::Revision),
         Write::Enqueue(items) => store.enqueue(items).await.map(Written::Enqueued),
+        Write::Ack { queue, id } => store.ack(&queue, id).await.map(Written::Acked),
     }
 }
 

@@ -349,7 +349,13 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl worker::Attempt for PushWorker {
+    type Unit = QueueItem;
     type Error = StorageFailure;
+
+    /// Each push job is attempted alone.
+    fn group(&self, items: Vec<QueueItem>) -> Vec<(QueueItem, usize)> {
+        worker::each_alone(items)
+    }
 
     /// One push attempt with its bookkeeping.
     async fn attempt(

@@ -1,7 +1,9 @@
 //! The loop shared by the queue workers (push delivery, federation outbox): lease up to
-//! `concurrency` jobs, run each as a task, sleep until woken, until a job's retry is
-//! due or for an idle tick, and drain on shutdown.
+//! `concurrency` jobs, group them into units (a push job alone; outbox jobs for one
+//! domain together), run each unit as a task, sleep until woken, until a job's retry
+//! is due or for an idle tick, and drain on shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,18 +21,29 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// One kind of job a [`run`] loop works through.
 pub(crate) trait Attempt: Send + Sync + 'static {
+    /// What one attempt works on: one leased item, or several attempted together.
+    type Unit: Send + 'static;
     /// Why an attempt's bookkeeping failed.
     type Error: std::fmt::Display + Send;
 
-    /// Works on one leased item. Returns when the item is next due, if it was put back
+    /// Splits a lease into units, each with the number of items it holds (which count
+    /// against the worker's concurrency until the unit's attempt ends).
+    fn group(&self, items: Vec<QueueItem>) -> Vec<(Self::Unit, usize)>;
+
+    /// Works on one unit. Returns when its items are next due, if any was put back
     /// with a delay. When `release` is cancelled (shutdown), the attempt should put the
-    /// item back for immediate redelivery and return. On an error the item stays
-    /// leased and is tried again when its lease ends.
+    /// items back for immediate redelivery and return. On an error the items not yet
+    /// settled stay leased and are tried again when their leases end.
     fn attempt(
         self: Arc<Self>,
-        item: QueueItem,
+        unit: Self::Unit,
         release: CancellationToken,
     ) -> impl Future<Output = Result<Option<Instant>, Self::Error>> + Send;
+}
+
+/// The grouping of workers whose jobs are each attempted alone.
+pub(crate) fn each_alone(items: Vec<QueueItem>) -> Vec<(QueueItem, usize)> {
+    items.into_iter().map(|item| (item, 1)).collect()
 }
 
 /// What a [`run`] loop works on.
@@ -56,6 +69,9 @@ pub(crate) async fn run<A: Attempt>(
 ) {
     let release = CancellationToken::new();
     let mut inflight: JoinSet<Option<Instant>> = JoinSet::new();
+    // The number of items each task holds, and their sum.
+    let mut held: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut busy = 0usize;
     let mut next_due: Option<Instant> = None;
     let concurrency = queue.concurrency.max(1);
     // A lease is a durable write (one group commit): leasing for every finished job
@@ -66,24 +82,24 @@ pub(crate) async fn run<A: Attempt>(
         if shutdown.is_cancelled() {
             break;
         }
-        while let Some(done) = inflight.try_join_next() {
-            if let Ok(Some(due)) = done {
-                next_due = Some(next_due.map_or(due, |d| d.min(due)));
-            }
+        while let Some(done) = inflight.try_join_next_with_id() {
+            settle(done, &mut held, &mut busy, &mut next_due);
         }
-        let free = concurrency.saturating_sub(inflight.len());
+        let free = concurrency.saturating_sub(busy);
         if free >= min_batch || (free > 0 && inflight.is_empty()) {
             match store.lease(queue.name, free, queue.lease_ms).await {
                 Ok(items) => {
-                    for item in items {
-                        let (handler, release, id) = (handler.clone(), release.clone(), item.id);
+                    for (unit, count) in handler.group(items) {
+                        let (handler, release) = (handler.clone(), release.clone());
                         let name = queue.name;
-                        inflight.spawn(async move {
-                            handler.attempt(item, release).await.unwrap_or_else(|e| {
-                                tracing::warn!(queue = name, job = %id, error = %e, "job bookkeeping failed; retried when its lease ends");
+                        let task = inflight.spawn(async move {
+                            handler.attempt(unit, release).await.unwrap_or_else(|e| {
+                                tracing::warn!(queue = name, jobs = count, error = %e, "job bookkeeping failed; retried when the lease ends");
                                 None
                             })
                         });
+                        held.insert(task.id(), count);
+                        busy += count;
                     }
                 }
                 Err(e) => {
@@ -95,10 +111,8 @@ pub(crate) async fn run<A: Attempt>(
         let wake_at = next_due.map_or(now + IDLE_TICK, |d| d.min(now + IDLE_TICK));
         tokio::select! {
             _ = wake.notified() => {}
-            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                if let Ok(Some(due)) = done {
-                    next_due = Some(next_due.map_or(due, |d| d.min(due)));
-                }
+            Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                settle(done, &mut held, &mut busy, &mut next_due);
             }
             _ = tokio::time::sleep_until(wake_at) => {
                 if next_due.is_some_and(|d| d <= Instant::now()) {
@@ -115,5 +129,22 @@ pub(crate) async fn run<A: Attempt>(
     {
         release.cancel();
         while inflight.join_next().await.is_some() {}
+    }
+}
+
+/// Books a finished task: its items no longer count as busy, and its due time is kept.
+fn settle(
+    done: Result<(tokio::task::Id, Option<Instant>), tokio::task::JoinError>,
+    held: &mut HashMap<tokio::task::Id, usize>,
+    busy: &mut usize,
+    next_due: &mut Option<Instant>,
+) {
+    let (id, due) = match done {
+        Ok((id, due)) => (id, due),
+        Err(e) => (e.id(), None),
+    };
+    *busy -= held.remove(&id).unwrap_or(0);
+    if let Some(due) = due {
+        *next_due = Some(next_due.map_or(due, |d| d.min(due)));
     }
 }

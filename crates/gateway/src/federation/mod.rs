@@ -3,10 +3,12 @@
 //! - [`discovery`]: where a domain's gateway is (static records, DNS TXT `_amtp`).
 //! - [`keys`]: this gateway's Ed25519 signing keys, published at [`KEYS_PATH`].
 //! - [`signatures`]: signing outbound deliveries, verifying inbound ones.
+//! - `batch`: several deliveries in one signed request, between agentgate gateways.
 //! - `outbox`: the durable queue of deliveries to other domains and its worker.
 //!
 //! See `docs/protocols/federation.md` for the wire protocol and ADR 0005 for why.
 
+pub(crate) mod batch;
 pub mod discovery;
 pub(crate) mod keys;
 pub(crate) mod outbox;
@@ -30,7 +32,7 @@ pub(crate) const KEYS_PATH: &str = "/.well-known/amtp/keys";
 pub(crate) const AUTH_METHODS: &[&str] = &["httpsig"];
 
 /// Optional features this gateway announces in its record.
-pub(crate) const FEATURES: &[&str] = &["agent-discovery"];
+pub(crate) const FEATURES: &[&str] = &["agent-discovery", batch::FEATURE];
 
 /// The federation services.
 #[derive(Debug)]

@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use agentgate_core::backoff::Backoff;
 use agentgate_core::{Address, DeliveryStatus, Domain, Envelope, MessageId, Timestamp};
-use agentgate_store::{QueueItem, Store};
+use agentgate_store::{QueueItem, Store, StoreError, Write};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::CONTENT_TYPE;
@@ -45,12 +45,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::Federation;
+use super::batch;
+use super::discovery::Peer;
 use super::signatures::{self, new_nonce};
 use crate::clock;
 use crate::delivery::{error_chain, worker};
 use crate::messaging::Messaging;
 use crate::metrics::{Metrics, ModeLabel, PushOutcome};
-use crate::status_book::{RecipientRecord, StatusBook};
+use crate::status_book::{Read, RecipientRecord, StatusBook};
 use crate::storage::{OUTBOX_QUEUE, StorageFailure};
 
 /// The path deliveries are POSTed to, relative to the peer's gateway URL.
@@ -125,7 +127,8 @@ pub(crate) struct Failed {
     pub message: String,
 }
 
-/// What one attempt came to.
+/// What one attempt came to, for one job.
+#[derive(Clone, Debug)]
 enum Outcome {
     /// The peer answered 2xx; these recipients it refused.
     Delivered(Vec<Failed>),
@@ -136,6 +139,35 @@ enum Outcome {
         outcome: PushOutcome,
         message: String,
     },
+}
+
+impl Outcome {
+    fn refused(code: &str, message: String) -> Outcome {
+        Outcome::Refused {
+            code: code.to_owned(),
+            message,
+        }
+    }
+}
+
+/// Outbox jobs attempted together.
+pub(crate) enum Unit {
+    /// Jobs for one domain, delivered in batches when the peer takes them.
+    Domain(Domain, Vec<(QueueItem, OutboxJob)>),
+    /// An item that is not an outbox job.
+    Undecodable(QueueItem),
+}
+
+/// A job with what its attempt needs.
+struct Pending {
+    item: QueueItem,
+    job: OutboxJob,
+    /// This attempt's number.
+    attempts: u32,
+    /// The records of the job's recipients, in order.
+    statuses: Vec<Read>,
+    /// The body to send: the stored envelope narrowed to the job's recipients.
+    body: Result<Vec<u8>, String>,
 }
 
 /// The outbox worker.
@@ -149,10 +181,16 @@ pub(crate) struct OutboxWorker {
     pub settings: OutboxSettings,
     /// Domains that failed, and until when their jobs wait.
     pub down: Mutex<HashMap<Domain, Instant>>,
+    /// Domains that announce batches but refused one as unknown, and until when they
+    /// get single deliveries.
+    pub no_batch: Mutex<HashMap<Domain, Instant>>,
     /// Woken when a job is enqueued.
     pub wake: Arc<Notify>,
     pub shutdown: CancellationToken,
 }
+
+/// How long a peer that refused a batch as unknown gets single deliveries.
+const NO_BATCH_FOR: Duration = Duration::from_secs(600);
 
 impl OutboxWorker {
     /// Starts the worker; the task ends after shutdown.
@@ -168,71 +206,211 @@ impl OutboxWorker {
         tokio::spawn(worker::run(store, queue, self, wake, shutdown))
     }
 
-    async fn try_attempt(
+    /// Attempts one domain's jobs: waits out a peer that is down, loads each job's
+    /// message, delivers them (in batches if the peer takes them) and settles each.
+    async fn attempt_domain(
         &self,
-        item: &QueueItem,
+        domain: Domain,
+        jobs: Vec<(QueueItem, OutboxJob)>,
         release: &CancellationToken,
     ) -> Result<Option<Instant>, StorageFailure> {
-        let Some(job) = OutboxJob::decode(&item.payload) else {
-            self.store
-                .dead_letter(OUTBOX_QUEUE, item.id, "undecodable outbox job".into())
-                .await?;
-            self.metrics.in_flight_add(-1);
-            return Ok(None);
-        };
-        // A peer that just failed: wait for its retry time without spending an attempt.
-        let waiting = self.down.lock().get(&job.domain).copied();
+        // A peer that just failed: wait for its retry time without spending attempts.
+        let waiting = self.down.lock().get(&domain).copied();
         if let Some(until) = waiting {
             let now = Instant::now();
             if until > now {
                 let delay = (until - now).as_millis() as u64;
-                self.store.nack(OUTBOX_QUEUE, item.id, delay, None).await?;
+                let nacks = jobs
+                    .iter()
+                    .map(|(item, _)| self.store.nack(OUTBOX_QUEUE, item.id, delay, None));
+                for r in futures::future::join_all(nacks).await {
+                    r?;
+                }
                 return Ok(Some(until));
             }
         }
-        let (status, record) = tokio::join!(
-            self.statuses.get(&job.message_id, &job.recipients[0]),
-            self.messaging.record(&job.message_id),
-        );
-        let attempts = status?.map_or(0, |r| r.attempts) + 1;
-        let Some(record) = record? else {
-            let failed = self.all_failed(
-                &job,
+        let (mut pending, expired) = self.load_all(jobs).await?;
+        let outcomes = tokio::select! {
+            o = self.deliver_all(&domain, &pending) => o,
+            _ = release.cancelled() => {
+                let nacks = pending.iter().map(|p| {
+                    self.store.nack(OUTBOX_QUEUE, p.item.id, 0, Some("interrupted by gateway shutdown".into()))
+                });
+                for r in futures::future::join_all(nacks).await {
+                    r?;
+                }
+                pending.clear();
+                Vec::new()
+            }
+        };
+        let expired = expired.into_iter().map(|p| {
+            let failed = all_failed(
+                &p.job,
                 "MESSAGE_EXPIRED",
                 "the message expired before it could be delivered",
             );
-            return self.finish(item, &job, attempts, failed).await;
-        };
-        let envelope = record.envelope_json();
-        let outcome = tokio::select! {
-            o = self.deliver(&job, &envelope) => o,
-            _ = release.cancelled() => {
-                self.store
-                    .nack(OUTBOX_QUEUE, item.id, 0, Some("interrupted by gateway shutdown".into()))
-                    .await?;
-                return Ok(None);
+            async move { self.finish(&p.item, &p.job, p.attempts, failed).await }
+        });
+        // The jobs delivered to every recipient end together; the others one by one.
+        let (delivered, others): (Vec<_>, Vec<_>) = pending
+            .iter()
+            .zip(outcomes)
+            .partition(|(_, o)| matches!(o, Outcome::Delivered(failed) if failed.is_empty()));
+        let delivered: Vec<&Pending> = delivered.into_iter().map(|(p, _)| p).collect();
+        if !delivered.is_empty() {
+            self.down.lock().remove(&domain);
+        }
+        let settled = others
+            .into_iter()
+            .map(|(p, outcome)| self.settle(p, outcome));
+        let (finished, settled, expired) = tokio::join!(
+            self.finish_delivered(&delivered),
+            futures::future::join_all(settled),
+            futures::future::join_all(expired)
+        );
+        finished?;
+        let mut due: Option<Instant> = None;
+        for r in settled.into_iter().chain(expired) {
+            if let Some(d) = r? {
+                due = Some(due.map_or(d, |x| x.min(d)));
             }
-        };
+        }
+        Ok(due)
+    }
+
+    /// Reads what the attempts of `jobs` need (their messages and recipients' records,
+    /// each kind in one store read): the jobs to deliver, and those whose message is no
+    /// longer stored.
+    async fn load_all(
+        &self,
+        jobs: Vec<(QueueItem, OutboxJob)>,
+    ) -> Result<(Vec<Pending>, Vec<Pending>), StorageFailure> {
+        let ids: Vec<&MessageId> = jobs.iter().map(|(_, j)| &j.message_id).collect();
+        let pairs: Vec<(&MessageId, &Address)> = jobs
+            .iter()
+            .flat_map(|(_, j)| j.recipients.iter().map(move |r| (&j.message_id, r)))
+            .collect();
+        let (records, reads) =
+            tokio::join!(self.messaging.records(&ids), self.statuses.get_many(&pairs));
+        let (records, mut reads) = (records?, reads?.into_iter());
+        let (mut pending, mut expired) = (Vec::new(), Vec::new());
+        for ((item, job), record) in jobs.into_iter().zip(records) {
+            let statuses: Vec<Read> = reads.by_ref().take(job.recipients.len()).collect();
+            let attempts = statuses
+                .first()
+                .and_then(|r| r.record.as_ref())
+                .map_or(0, |r| r.attempts)
+                + 1;
+            let body = match &record {
+                None => Err("expired".to_owned()),
+                // The envelope goes as stored when all its recipients are this domain's.
+                Some(r) if r.header.recipients.len() == job.recipients.len() => {
+                    Ok(r.envelope_json().to_vec())
+                }
+                Some(r) => narrowed(&r.envelope_json(), &job.recipients)
+                    .map_err(|e| format!("stored envelope unreadable: {e}")),
+            };
+            let p = Pending {
+                item,
+                job,
+                attempts,
+                statuses,
+                body,
+            };
+            if record.is_some() {
+                pending.push(p);
+            } else {
+                expired.push(p);
+            }
+        }
+        Ok((pending, expired))
+    }
+
+    /// Ends the jobs delivered to every recipient: their recipients' records and the
+    /// acknowledgements in one store round.
+    async fn finish_delivered(&self, delivered: &[&Pending]) -> Result<(), StorageFailure> {
+        if delivered.is_empty() {
+            return Ok(());
+        }
+        let now = clock::now();
+        let mut writes = Vec::new();
+        // For each status write, the recipient and record to fall back on.
+        let mut owners: Vec<Option<(&MessageId, &Address, RecipientRecord)>> = Vec::new();
+        for p in delivered {
+            for (r, read) in p.job.recipients.iter().zip(&p.statuses) {
+                let record = RecipientRecord {
+                    status: DeliveryStatus::Delivered,
+                    attempts: p.attempts,
+                    last_error: None,
+                    next_retry: None,
+                    delivered_at: Some(now),
+                    updated_at: now,
+                };
+                if let Some(w) = StatusBook::write_from(&p.job.message_id, r, read, &record) {
+                    writes.push(w);
+                    owners.push(Some((&p.job.message_id, r, record)));
+                }
+            }
+            writes.push(Write::Ack {
+                queue: OUTBOX_QUEUE.to_owned(),
+                id: p.item.id,
+            });
+            owners.push(None);
+        }
+        let results = self.store.write_many(writes).await?;
+        for (owner, result) in owners.into_iter().zip(results) {
+            match (owner, result) {
+                (_, Ok(_)) => {}
+                // The record changed since it was read: update it by compare-and-set.
+                (
+                    Some((id, r, record)),
+                    Err(StoreError::Conflict { .. } | StoreError::AlreadyExists(_)),
+                ) => {
+                    self.statuses.transition(id, r, |_| record.clone()).await?;
+                }
+                (_, Err(e)) => return Err(e.into()),
+            }
+        }
+        for p in delivered {
+            self.metrics.federation_attempt(PushOutcome::Success);
+            self.metrics.delivered(
+                ModeLabel::Federation,
+                p.job.recipients.len() as u64,
+                Duration::from_millis(now.since(p.job.accepted_at)),
+            );
+            self.metrics.in_flight_add(-1);
+        }
+        Ok(())
+    }
+
+    /// Settles one job by its outcome: delivered or failed for good, or put back with
+    /// the next delay of the schedule. Returns when it is next due.
+    async fn settle(
+        &self,
+        p: &Pending,
+        outcome: Outcome,
+    ) -> Result<Option<Instant>, StorageFailure> {
+        let (item, job, attempts) = (&p.item, &p.job, p.attempts);
         match outcome {
             Outcome::Delivered(failed) => {
                 self.metrics.federation_attempt(PushOutcome::Success);
                 self.down.lock().remove(&job.domain);
-                self.finish(item, &job, attempts, failed).await
+                self.finish(item, job, attempts, failed).await
             }
             Outcome::Refused { code, message } => {
                 self.metrics.federation_attempt(PushOutcome::Refused);
-                let failed = self.all_failed(&job, &code, &message);
-                self.finish(item, &job, attempts, failed).await
+                let failed = all_failed(job, &code, &message);
+                self.finish(item, job, attempts, failed).await
             }
             Outcome::Retry { outcome, message } => {
                 self.metrics.federation_attempt(outcome);
                 if !self.settings.backoff.may_retry(attempts) {
-                    let failed = self.all_failed(
-                        &job,
+                    let failed = all_failed(
+                        job,
                         "FEDERATION_EXHAUSTED",
                         &format!("gave up after {attempts} attempts; last error: {message}"),
                     );
-                    return self.finish(item, &job, attempts, failed).await;
+                    return self.finish(item, job, attempts, failed).await;
                 }
                 let delay = self
                     .settings
@@ -267,19 +445,6 @@ impl OutboxWorker {
             }
         }
     }
-
-    /// Every recipient of `job` failed with `code`.
-    fn all_failed(&self, job: &OutboxJob, code: &str, message: &str) -> Vec<Failed> {
-        job.recipients
-            .iter()
-            .map(|r| Failed {
-                address: r.clone(),
-                code: code.to_owned(),
-                message: message.to_owned(),
-            })
-            .collect()
-    }
-
     /// Ends a job: recipients not in `failed` are delivered; failed ones are reported to
     /// the sender, and the job is dead-lettered; otherwise it is acknowledged.
     async fn finish(
@@ -356,56 +521,184 @@ impl OutboxWorker {
         Ok(None)
     }
 
-    /// One POST to the peer.
-    async fn deliver(&self, job: &OutboxJob, envelope_json: &[u8]) -> Outcome {
-        let retry = |outcome, message: String| Outcome::Retry { outcome, message };
-        let peer = match self.federation.discovery.discover(&job.domain).await {
+    /// Delivers each pending job to `domain`, in batches when the peer announces them,
+    /// and returns each job's outcome in order.
+    async fn deliver_all(&self, domain: &Domain, pending: &[Pending]) -> Vec<Outcome> {
+        let peer = match self.federation.discovery.discover(domain).await {
             Ok(peer) => peer,
-            Err(e) => return retry(PushOutcome::NetworkError, e.to_string()),
-        };
-        let body = match narrowed(envelope_json, &job.recipients) {
-            Ok(b) => b,
             Err(e) => {
-                return Outcome::Refused {
-                    code: "INTERNAL_ERROR".into(),
-                    message: format!("stored envelope unreadable: {e}"),
+                let retry = Outcome::Retry {
+                    outcome: PushOutcome::NetworkError,
+                    message: e.to_string(),
                 };
+                return vec![retry; pending.len()];
             }
         };
-        if let Some(max) = peer.record.max_size
-            && body.len() as u64 > max
-        {
-            return Outcome::Refused {
-                code: "MESSAGE_TOO_LARGE".into(),
-                message: format!(
-                    "the message is {} bytes; {} accepts at most {max}",
-                    body.len(),
-                    job.domain
-                ),
-            };
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; pending.len()];
+        // Jobs whose body is ready and within the peer's limit.
+        let mut ready: Vec<usize> = Vec::new();
+        for (i, p) in pending.iter().enumerate() {
+            match &p.body {
+                Err(e) => outcomes[i] = Some(Outcome::refused("INTERNAL_ERROR", e.clone())),
+                Ok(body) => match peer.record.max_size {
+                    Some(max) if body.len() as u64 > max => {
+                        outcomes[i] = Some(Outcome::refused(
+                            "MESSAGE_TOO_LARGE",
+                            format!(
+                                "the message is {} bytes; {domain} accepts at most {max}",
+                                body.len()
+                            ),
+                        ));
+                    }
+                    _ => ready.push(i),
+                },
+            }
         }
+        let body = |i: usize| pending[i].body.as_deref().unwrap_or_default();
+        let (batches, alone) = if ready.len() > 1 && self.takes_batches(&peer) {
+            let sizes: Vec<usize> = ready.iter().map(|&i| body(i).len()).collect();
+            let (batches, alone) = batch::chunks(&sizes);
+            let pick = |list: Vec<usize>| list.into_iter().map(|k| ready[k]).collect::<Vec<_>>();
+            (
+                batches.into_iter().map(pick).collect::<Vec<_>>(),
+                pick(alone),
+            )
+        } else {
+            (Vec::new(), ready)
+        };
+        let peer = &peer;
+        let batched = batches.iter().map(|jobs| async move {
+            let answers = self.deliver_batch(peer, pending, jobs).await;
+            (jobs, answers)
+        });
+        let singles = alone.iter().map(|&i| async move {
+            let job = &pending[i].job;
+            let outcome = match self.post(peer, MESSAGES_PATH, body(i).to_vec()).await {
+                Ok((status, answer)) => classify(status, &answer, job),
+                Err(retry) => retry,
+            };
+            (i, outcome)
+        });
+        let (batched, singles) = tokio::join!(
+            futures::future::join_all(batched),
+            futures::future::join_all(singles)
+        );
+        for (jobs, answers) in batched {
+            for (&i, outcome) in jobs.iter().zip(answers) {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        for (i, outcome) in singles {
+            outcomes[i] = Some(outcome);
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every job has an outcome"))
+            .collect()
+    }
+
+    /// Whether `peer` announces batches and has not refused one as unknown lately.
+    fn takes_batches(&self, peer: &Peer) -> bool {
+        if !peer.record.features.iter().any(|f| f == batch::FEATURE) {
+            return false;
+        }
+        let mut no_batch = self.no_batch.lock();
+        match no_batch.get(&peer.domain) {
+            Some(until) if *until > Instant::now() => false,
+            Some(_) => {
+                no_batch.remove(&peer.domain);
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// One batch to `peer`: the outcome of each job `jobs` names, in order. A batch the
+    /// peer refuses as a whole (400, 404, 405, 413) is delivered one by one instead.
+    async fn deliver_batch(
+        &self,
+        peer: &Peer,
+        pending: &[Pending],
+        jobs: &[usize],
+    ) -> Vec<Outcome> {
+        let body = batch::body(
+            jobs.iter()
+                .map(|&i| pending[i].body.as_deref().unwrap_or_default()),
+        );
+        let (status, answer) = match self.post(peer, batch::BATCH_PATH, body).await {
+            Ok(answered) => answered,
+            Err(retry) => return vec![retry; jobs.len()],
+        };
+        let results = answer.get("results").and_then(Value::as_array);
+        match (status, results) {
+            (200..=299, Some(results)) if results.len() == jobs.len() => jobs
+                .iter()
+                .zip(results)
+                .map(|(&i, item)| match batch::item_result(item) {
+                    Some((status, answer)) => classify(status, answer, &pending[i].job),
+                    None => Outcome::Retry {
+                        outcome: PushOutcome::HttpError,
+                        message: format!("{} answered a batch with a malformed result", peer.domain),
+                    },
+                }),
+            (400 | 404 | 405 | 413, _) => {
+                if matches!(status, 404 | 405) {
+                    tracing::info!(domain = %peer.domain, status, "the peer announces batches but refused one; delivering one by one");
+                    self.no_batch
+                        .lock()
+                        .insert(peer.domain.clone(), Instant::now() + NO_BATCH_FOR);
+                }
+                let singles = jobs.iter().map(|&i| async move {
+                    let body = pending[i].body.as_deref().unwrap_or_default().to_vec();
+                    match self.post(peer, MESSAGES_PATH, body).await {
+                        Ok((status, answer)) => classify(status, &answer, &pending[i].job),
+                        Err(retry) => retry,
+                    }
+                });
+                return futures::future::join_all(singles).await;
+            }
+            (200..=299, _) => {
+                let message = format!("{} answered a batch of {} without one result each", peer.domain, jobs.len());
+                return vec![
+                    Outcome::Retry {
+                        outcome: PushOutcome::HttpError,
+                        message
+                    };
+                    jobs.len()
+                ];
+            }
+            _ => {
+                let (code, message) = error_of(&answer, status);
+                let retry = Outcome::Retry {
+                    outcome: PushOutcome::HttpError,
+                    message: format!("{} answered HTTP {status} {code}: {message}", peer.domain),
+                };
+                return vec![retry; jobs.len()];
+            }
+        }
+        .collect()
+    }
+
+    /// Signs and POSTs `body` to `path` at `peer`; the answer's status and JSON body, or
+    /// the retry outcome when there is no answer.
+    async fn post(&self, peer: &Peer, path: &str, body: Vec<u8>) -> Result<(u16, Value), Outcome> {
         let key = self.federation.keys.active();
         // `@path` is the path the request is sent to, the gateway URL's path included.
-        let url = peer.endpoint(MESSAGES_PATH);
-        let path = url::Url::parse(&url)
-            .map_or_else(|_| MESSAGES_PATH.to_owned(), |u| u.path().to_owned());
-        let signed = match signatures::sign(
+        let url = peer.endpoint(path);
+        let signed_path =
+            url::Url::parse(&url).map_or_else(|_| path.to_owned(), |u| u.path().to_owned());
+        let signed = signatures::sign(
             &key,
             self.messaging.domain(),
-            &path,
+            &signed_path,
             &body,
             SystemTime::now(),
             SIGNATURE_VALIDITY,
             &new_nonce(),
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                return Outcome::Refused {
-                    code: "INTERNAL_ERROR".into(),
-                    message: format!("cannot sign the delivery: {e}"),
-                };
-            }
-        };
+        )
+        .map_err(|e| {
+            Outcome::refused("INTERNAL_ERROR", format!("cannot sign the delivery: {e}"))
+        })?;
         let mut request = self
             .federation
             .client
@@ -416,58 +709,107 @@ impl OutboxWorker {
         for (name, value) in signed.pairs() {
             request = request.header(name, value);
         }
-        let response = match request.body(body).send().await {
-            Ok(r) => r,
-            Err(e) => {
-                let outcome = if e.is_timeout() {
-                    PushOutcome::Timeout
-                } else {
-                    PushOutcome::NetworkError
-                };
-                return retry(outcome, format!("{}: {}", peer.gateway, error_chain(&e)));
+        let response = request.body(body).send().await.map_err(|e| {
+            let outcome = if e.is_timeout() {
+                PushOutcome::Timeout
+            } else {
+                PushOutcome::NetworkError
+            };
+            Outcome::Retry {
+                outcome,
+                message: format!("{}: {}", peer.gateway, error_chain(&e)),
             }
-        };
+        })?;
         let status = response.status().as_u16();
-        let answer = read_answer(response).await;
-        match status {
-            200..=299 => Outcome::Delivered(refused_recipients(&answer, &job.recipients)),
-            400 | 403 | 404 | 409 | 413 | 422 => {
-                let (code, message) = error_of(&answer, status);
-                // A 422 lists each recipient's own reason.
-                let per_recipient = refused_recipients(
-                    answer
-                        .get("error")
-                        .and_then(|e| e.get("details"))
-                        .unwrap_or(&Value::Null),
-                    &job.recipients,
-                );
-                if status == 422 && per_recipient.len() == job.recipients.len() {
-                    Outcome::Delivered(per_recipient)
-                } else {
-                    Outcome::Refused { code, message }
-                }
+        Ok((status, read_answer(response).await))
+    }
+}
+
+impl worker::Attempt for OutboxWorker {
+    type Unit = Unit;
+    type Error = StorageFailure;
+
+    /// One unit per domain (in lease order), each of at most a batch's worth of jobs.
+    fn group(&self, items: Vec<QueueItem>) -> Vec<(Unit, usize)> {
+        let mut units: Vec<(Unit, usize)> = Vec::new();
+        let mut open: HashMap<Domain, usize> = HashMap::new();
+        for item in items {
+            let Some(job) = OutboxJob::decode(&item.payload) else {
+                units.push((Unit::Undecodable(item), 1));
+                continue;
+            };
+            if let Some(&k) = open.get(&job.domain)
+                && let (Unit::Domain(_, jobs), count) = &mut units[k]
+                && jobs.len() < batch::MAX_MESSAGES
+            {
+                jobs.push((item, job));
+                *count += 1;
+                continue;
             }
-            _ => {
-                let (code, message) = error_of(&answer, status);
-                retry(
-                    PushOutcome::HttpError,
-                    format!("{} answered HTTP {status} {code}: {message}", job.domain),
-                )
+            open.insert(job.domain.clone(), units.len());
+            units.push((Unit::Domain(job.domain.clone(), vec![(item, job)]), 1));
+        }
+        units
+    }
+
+    async fn attempt(
+        self: Arc<Self>,
+        unit: Unit,
+        release: CancellationToken,
+    ) -> Result<Option<Instant>, StorageFailure> {
+        match unit {
+            Unit::Undecodable(item) => {
+                self.store
+                    .dead_letter(OUTBOX_QUEUE, item.id, "undecodable outbox job".into())
+                    .await?;
+                self.metrics.in_flight_add(-1);
+                Ok(None)
+            }
+            Unit::Domain(domain, jobs) => self.attempt_domain(domain, jobs, &release).await,
+        }
+    }
+}
+
+/// What an answer to one message (alone, or its result in a batch) comes to.
+fn classify(status: u16, answer: &Value, job: &OutboxJob) -> Outcome {
+    match status {
+        200..=299 => Outcome::Delivered(refused_recipients(answer, &job.recipients)),
+        400 | 403 | 404 | 409 | 413 | 422 => {
+            let (code, message) = error_of(answer, status);
+            // A 422 lists each recipient's own reason.
+            let per_recipient = refused_recipients(
+                answer
+                    .get("error")
+                    .and_then(|e| e.get("details"))
+                    .unwrap_or(&Value::Null),
+                &job.recipients,
+            );
+            if status == 422 && per_recipient.len() == job.recipients.len() {
+                Outcome::Delivered(per_recipient)
+            } else {
+                Outcome::Refused { code, message }
+            }
+        }
+        _ => {
+            let (code, message) = error_of(answer, status);
+            Outcome::Retry {
+                outcome: PushOutcome::HttpError,
+                message: format!("{} answered HTTP {status} {code}: {message}", job.domain),
             }
         }
     }
 }
 
-impl worker::Attempt for OutboxWorker {
-    type Error = StorageFailure;
-
-    async fn attempt(
-        self: Arc<Self>,
-        item: QueueItem,
-        release: CancellationToken,
-    ) -> Result<Option<Instant>, StorageFailure> {
-        self.try_attempt(&item, &release).await
-    }
+/// Every recipient of `job` failed with `code`.
+fn all_failed(job: &OutboxJob, code: &str, message: &str) -> Vec<Failed> {
+    job.recipients
+        .iter()
+        .map(|r| Failed {
+            address: r.clone(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+        })
+        .collect()
 }
 
 /// The stored envelope with `recipients` replaced by `recipients`.

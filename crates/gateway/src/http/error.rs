@@ -285,14 +285,22 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and what the error body says, before the edge adds the request id.
+    pub(crate) fn info(&self) -> (StatusCode, ErrorInfo) {
         let (status, code) = self.classify();
         let info = ErrorInfo {
             code,
             message: self.public_message(status),
             details: self.details(),
         };
+        (status, info)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, info) = self.info();
         let mut response = status.into_response();
         response.extensions_mut().insert(info);
         response

@@ -17,6 +17,7 @@ use super::error::{ApiError, AuthError};
 use super::extract;
 use super::views::{json, raw_json};
 use crate::app::App;
+use crate::federation::batch;
 use crate::messaging::record::RecipientOutcome;
 use crate::messaging::{Origin, Submission};
 
@@ -57,6 +58,74 @@ pub(crate) async fn submit(
         submission?
     };
     Ok(answer(&submission))
+}
+
+/// `POST /v1/federation/batch`: several deliveries from another agentgate gateway in one
+/// signed request (`federation::batch`). Each envelope is accepted as if POSTed alone to
+/// `/v1/messages`; the answer holds each one's result, in order.
+pub(crate) async fn batch(
+    State(app): State<Arc<App>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let bytes = extract::read_body(headers, body, batch::MAX_BYTES).await?;
+    let verified = app
+        .federation
+        .verify(parts.uri.path(), headers, &bytes)
+        .await
+        .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+    let parsed: batch::Batch<'_> = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("not a batch of envelopes: {e}")))?;
+    let count = parsed.messages.len();
+    if count == 0 || count > batch::MAX_MESSAGES {
+        return Err(ApiError::BadRequest(format!(
+            "a batch holds 1 to {} envelopes, not {count}",
+            batch::MAX_MESSAGES
+        )));
+    }
+    let origin = Origin::Peer(&verified.domain);
+    let submissions = parsed
+        .messages
+        .iter()
+        .map(|m| app.workflows.submit(origin, m.get().as_bytes()));
+    // The envelopes are accepted concurrently, so they share group commits.
+    let (nonce, submissions) = tokio::join!(
+        verified.nonce.record(&*app.store),
+        futures::future::join_all(submissions),
+    );
+    nonce.inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+    let results: Vec<serde_json::Value> = submissions
+        .into_iter()
+        .map(|s| {
+            app.metrics.federation_inbound(match &s {
+                Ok(_) => "accepted",
+                Err(_) => "refused",
+            });
+            let item = match s {
+                Ok(submission) => {
+                    let (status, body) = submitted(&submission);
+                    serde_json::to_value(batch::ItemResult {
+                        http_status: status.as_u16(),
+                        body,
+                    })
+                }
+                Err(e) => {
+                    let (status, info) = ApiError::Messaging(e).info();
+                    let mut error = json!({ "code": info.code, "message": info.message });
+                    if let Some(details) = info.details {
+                        error["details"] = details;
+                    }
+                    serde_json::to_value(batch::ItemResult {
+                        http_status: status.as_u16(),
+                        body: json!({ "error": error }),
+                    })
+                }
+            };
+            item.expect("a result serialises")
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &json!({ "results": results })))
 }
 
 /// Whether a request without a Bearer key is a signed delivery from a peer.
@@ -110,20 +179,24 @@ fn claimed_sender_domain(body: &[u8]) -> Option<Domain> {
 
 /// The response to an accepted submission: 202 while a delivery is pending, else 200.
 fn answer(submission: &Submission) -> Response {
+    let (status, body) = submitted(submission);
+    json(status, &body)
+}
+
+/// The status and body answering an accepted submission.
+fn submitted(submission: &Submission) -> (StatusCode, SubmitResponse<'_>) {
     let status = if submission.pending() {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
     };
     let header = &submission.record.header;
-    json(
-        status,
-        &SubmitResponse {
-            message_id: &header.message_id,
-            status: submission.status(),
-            recipients: &header.recipients,
-        },
-    )
+    let body = SubmitResponse {
+        message_id: &header.message_id,
+        status: submission.status(),
+        recipients: &header.recipients,
+    };
+    (status, body)
 }
 
 /// The answer to a submission.

@@ -50,10 +50,11 @@ const CAPABILITIES: &str = "/v1/capabilities/{domain}";
 const WELL_KNOWN_KEYS: &str = crate::federation::KEYS_PATH;
 const FEDERATION_KEYS: &str = "/v1/admin/federation/keys";
 const ROTATE_FEDERATION_KEY: &str = "/v1/admin/federation/keys/rotate";
+const FEDERATION_BATCH: &str = crate::federation::batch::BATCH_PATH;
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const ROUTES: [&str; 22] = [
+const ROUTES: [&str; 23] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
@@ -73,6 +74,7 @@ const ROUTES: [&str; 22] = [
     WELL_KNOWN_KEYS,
     FEDERATION_KEYS,
     ROTATE_FEDERATION_KEY,
+    FEDERATION_BATCH,
     HEALTH,
     READY,
     METRICS,
@@ -117,6 +119,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(WELL_KNOWN_KEYS, get(federation::published_keys))
         .route(FEDERATION_KEYS, get(federation::list_keys))
         .route(ROTATE_FEDERATION_KEY, post(federation::rotate_key))
+        .route(FEDERATION_BATCH, post(messages::batch))
         .route(HEALTH, get(ops::health))
         .route(READY, get(ops::ready))
         .route(METRICS, get(ops::metrics))

@@ -1105,6 +1105,21 @@ impl Messaging {
         self.directory.domain()
     }
 
+    /// The stored records of messages `ids`, in order (`None` where one has expired),
+    /// read together.
+    pub(crate) async fn records(
+        &self,
+        ids: &[&MessageId],
+    ) -> Result<Vec<Option<MessageRecord>>, StorageFailure> {
+        let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let entries = self.store.get_many(MESSAGES, &keys).await?;
+        let records = entries
+            .into_iter()
+            .map(|e| e.map(|e| MessageRecord::decode(e.value)).transpose())
+            .collect::<Result<_, StoreError>>()?;
+        Ok(records)
+    }
+
     /// The stored record of message `id`, unless it has expired.
     pub(crate) async fn record(
         &self,

@@ -21,6 +21,7 @@ pub(crate) mod record;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use agentgate_core::schema_id::{SchemaFilterError, is_valid_schema_id};
 use agentgate_core::{RawJson, SchemaFilter, SchemaId, Timestamp};
@@ -49,8 +50,11 @@ pub const MAX_REPORTED_VIOLATIONS: usize = 100;
 /// Payloads longer than this (bytes of JSON) are checked on a blocking thread, so a
 /// large payload does not hold up other requests on the same worker.
 const INLINE_CHECK_BYTES: usize = 64 * 1024;
-/// Compare-and-set attempts before a change gives up as contended.
-const MAX_CAS_ROUNDS: usize = 8;
+/// Compare-and-set attempts before a change gives up as contended. Within a replica
+/// changes take turns; another replica changing the same schema in a loop can win
+/// every round while it has changes queued, so this bound is generous, and a loser
+/// pauses briefly ([`after_conflict`]) before it reads again.
+const MAX_CAS_ROUNDS: usize = 64;
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -294,6 +298,13 @@ fn checked_id(id: &str) -> Result<(), SchemaError> {
     }
 }
 
+/// A short random pause after losing a compare-and-set round (up to 2 ms), so that two
+/// replicas writing the same schema stop moving in step.
+async fn after_conflict() {
+    let pause = Duration::from_micros((clock::random_unit() * 2000.0) as u64);
+    tokio::time::sleep(pause).await;
+}
+
 fn contended() -> SchemaError {
     StorageFailure(StoreError::Unavailable(
         "the schema changed concurrently too often; retry".into(),
@@ -433,6 +444,7 @@ impl Schemas {
                 // Created by someone else meanwhile.
                 return Err(SchemaError::AlreadyExists(record.id));
             }
+            after_conflict().await;
         }
         Err(contended())
     }
@@ -469,6 +481,7 @@ impl Schemas {
                 tracing::info!(schema = %entry.id, "schema updated");
                 return Ok(entry);
             }
+            after_conflict().await;
         }
         Err(contended())
     }

@@ -29,7 +29,8 @@ pub(crate) struct Planned {
 }
 
 /// Plans gateways for `domains` on fresh loopback ports, each with static records for
-/// all the others, http and loopback allowed, and a short retry schedule.
+/// all the others (announcing batched deliveries, as agentgate gateways do), http and
+/// loopback allowed, and a short retry schedule.
 pub(crate) async fn plan(domains: &[&str]) -> Vec<Planned> {
     let mut planned = Vec::new();
     for d in domains {
@@ -57,7 +58,7 @@ pub(crate) async fn plan(domains: &[&str]) -> Vec<Planned> {
         .map(|p| {
             (
                 p.domain.clone(),
-                format!("v=amtp1;gateway=http://{}", p.addr),
+                format!("v=amtp1;gateway=http://{};features=batch", p.addr),
             )
         })
         .collect();
@@ -338,7 +339,7 @@ async fn refused_and_exhausted_deliveries_are_reported_to_the_sender() {
     .await;
 }
 
-async fn metrics(g: &Gateway) -> (StatusCode, String) {
+pub(crate) async fn metrics(g: &Gateway) -> (StatusCode, String) {
     let r = g
         .req(Method::GET, "/metrics")
         .header("X-Admin-Key", ADMIN_KEY)
@@ -350,7 +351,7 @@ async fn metrics(g: &Gateway) -> (StatusCode, String) {
 
 /// Signs hand-made deliveries as `domain` with `keyid` and `key` (which the tests
 /// mismatch on purpose).
-struct Forger {
+pub(crate) struct Forger {
     domain: String,
     keyid: String,
     key: SigningKey,
@@ -358,7 +359,7 @@ struct Forger {
 
 impl Forger {
     /// The active key of gateway `g` (read from its data directory).
-    fn of(g: &Gateway) -> Forger {
+    pub(crate) fn of(g: &Gateway) -> Forger {
         let ring: Value = serde_json::from_slice(
             &std::fs::read(g.config.storage.data_dir.join("federation-keys.json")).unwrap(),
         )
@@ -381,8 +382,25 @@ impl Forger {
         }
     }
 
-    /// Signed headers for `body`, created `age` seconds ago, with `nonce`.
-    fn headers(&self, body: &[u8], age: u64, nonce: &str) -> Vec<(&'static str, String)> {
+    /// Signed headers for `body` POSTed to `/v1/messages`, created `age` seconds ago,
+    /// with `nonce`.
+    pub(crate) fn headers(
+        &self,
+        body: &[u8],
+        age: u64,
+        nonce: &str,
+    ) -> Vec<(&'static str, String)> {
+        self.headers_for("/v1/messages", body, age, nonce)
+    }
+
+    /// Signed headers for `body` POSTed to `path`.
+    pub(crate) fn headers_for(
+        &self,
+        path: &str,
+        body: &[u8],
+        age: u64,
+        nonce: &str,
+    ) -> Vec<(&'static str, String)> {
         let now = SystemTime::now() - Duration::from_secs(age);
         let created = now
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -394,7 +412,7 @@ impl Forger {
         let base = sig::signature_base(
             &[
                 ("@method", "POST"),
-                ("@path", "/v1/messages"),
+                ("@path", path),
                 ("content-digest", &digest),
                 ("date", &date),
                 ("amtp-sender-domain", &self.domain),

@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod federation;
+mod federation_batch;
 mod inbox;
 mod load;
 mod messaging;
