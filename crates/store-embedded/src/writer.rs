@@ -50,6 +50,8 @@ pub(crate) const MAX_VALUE_BYTES: usize = 64 << 20;
 const RESERVE: u64 = 4096;
 /// Per-queue counters cached in memory; past this many queues the cache is reset.
 const MAX_CACHED_COUNTS: usize = 65_536;
+/// Most leased items whose metadata the writer remembers (see [`Writer::leased`]).
+const MAX_CACHED_LEASES: usize = 65_536;
 
 /// How a KV write is conditioned.
 pub(crate) enum KvMode {
@@ -221,6 +223,11 @@ pub(crate) struct Writer {
     /// Per-queue counters (live, dead) as stored, for queues touched recently.
     counts: HashMap<String, (u64, u64)>,
     floors: HashMap<String, Floors>,
+    /// Items this writer leased, by id: their queue, seq and metadata as written. Only
+    /// the writer changes an item's metadata, so an entry stays exact until the item is
+    /// acknowledged, put back, dead-lettered, promoted or purged, which drop it; it
+    /// saves the two lookups of [`Writer::find`] when a leased item is settled.
+    leased: HashMap<Uuid, (String, u64, ItemMeta)>,
     /// Per TTL bucket: no expiry-index entry is older than this.
     purge_floors: HashMap<String, u64>,
     /// Bucket configs changed in this group, published after the fsync.
@@ -265,6 +272,7 @@ impl Writer {
             buckets,
             counts: HashMap::new(),
             floors: HashMap::new(),
+            leased: HashMap::new(),
             purge_floors: HashMap::new(),
             bucket_updates: Vec::new(),
             dirty: false,
@@ -960,6 +968,9 @@ impl Writer {
         let mut pending = Vec::new();
         let (mut live, mut dead) = self.counts(&tx, &pending, queue)?;
         for (seq, meta) in &found {
+            if self.leased.get(&meta.id).is_some_and(|(q, ..)| q == queue) {
+                self.leased.remove(&meta.id);
+            }
             Self::unindex(&mut tx, queue, *seq, meta);
             tx.del(Ks::QId, codec::key_id(queue, meta.id));
             tx.del(Ks::QMeta, codec::key_u64s(queue, &[*seq]));
@@ -1008,6 +1019,7 @@ impl Writer {
                 continue;
             };
             let mut meta = ItemMeta::decode(&m)?;
+            self.leased.remove(&meta.id);
             Self::unindex(&mut tx, queue, seq, &meta);
             meta.slot = Slot::Ready;
             self.index(&mut tx, queue, seq, &meta);
@@ -1050,6 +1062,7 @@ impl Writer {
         let until = now.saturating_add(lease_ms);
         let mut tx = Tx::new(engine);
         let mut leased = Vec::with_capacity(seqs.len());
+        let mut remembered = Vec::with_capacity(seqs.len());
         for seq in seqs {
             let mkey = codec::key_u64s(queue, &[seq]);
             let Some(m) = tx.get(Ks::QMeta, &mkey)? else {
@@ -1063,6 +1076,7 @@ impl Writer {
             self.index(&mut tx, queue, seq, &meta);
             tx.put(Ks::QMeta, mkey.clone(), meta.encode());
             let payload = engine.ks(Ks::QPay).get(&mkey).map_err(unavailable)?;
+            remembered.push((seq, meta.clone()));
             leased.push(QueueItem {
                 queue: queue.to_string(),
                 id: meta.id,
@@ -1078,6 +1092,12 @@ impl Writer {
             });
         }
         self.commit(tx)?;
+        if self.leased.len() + remembered.len() > MAX_CACHED_LEASES {
+            self.leased.clear();
+        }
+        for (seq, meta) in remembered {
+            self.leased.insert(meta.id, (queue.to_string(), seq, meta));
+        }
         let f = self.floors(queue);
         f.ready_seq = if f.ready_seq == floor {
             next_floor
@@ -1087,8 +1107,16 @@ impl Writer {
         Ok(Reply::Leased(leased))
     }
 
-    /// The item's seq and metadata, if present.
-    fn find(tx: &Tx<'_>, queue: &str, id: Uuid) -> Result<Option<(u64, ItemMeta)>> {
+    /// The item's seq and metadata, if present, for a change to it: a leased item's come
+    /// from [`Writer::leased`], which forgets it (the caller changes or removes it).
+    fn find(&mut self, tx: &Tx<'_>, queue: &str, id: Uuid) -> Result<Option<(u64, ItemMeta)>> {
+        if let Some((q, seq, meta)) = self.leased.remove(&id) {
+            if q == queue {
+                return Ok(Some((seq, meta)));
+            }
+            // The same id in another queue: that entry stays.
+            self.leased.insert(id, (q, seq, meta));
+        }
         let Some(s) = tx.get(Ks::QId, &codec::key_id(queue, id))? else {
             return Ok(None);
         };
@@ -1102,7 +1130,7 @@ impl Writer {
     fn ack(&mut self, queue: &str, id: Uuid) -> Result<Reply> {
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let Some((seq, meta)) = Self::find(&tx, queue, id)? else {
+        let Some((seq, meta)) = self.find(&tx, queue, id)? else {
             return Ok(Reply::Bool(false));
         };
         Self::unindex(&mut tx, queue, seq, &meta);
@@ -1130,7 +1158,7 @@ impl Writer {
     ) -> Result<Reply> {
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let Some((seq, mut meta)) = Self::find(&tx, queue, id)? else {
+        let Some((seq, mut meta)) = self.find(&tx, queue, id)? else {
             return Ok(Reply::Bool(false));
         };
         if meta.slot == Slot::Dead {
@@ -1157,7 +1185,7 @@ impl Writer {
     fn dead_letter(&mut self, queue: &str, id: Uuid, reason: String) -> Result<Reply> {
         let shared = self.shared.clone();
         let mut tx = Tx::new(&shared.engine);
-        let Some((seq, mut meta)) = Self::find(&tx, queue, id)? else {
+        let Some((seq, mut meta)) = self.find(&tx, queue, id)? else {
             return Ok(Reply::Bool(false));
         };
         let mut pending = Vec::new();

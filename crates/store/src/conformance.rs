@@ -925,6 +925,33 @@ pub async fn mb_expired_lease_redelivers(store: &dyn Store) {
     assert_eq!(again.payload, b("x"));
 }
 
+/// An item whose lease ran out and that was made leasable again can still be put back
+/// with a delay by its old lease holder: it then waits for that delay, and the queue's
+/// counts stay exact.
+pub async fn mb_nack_after_expired_lease_delays(store: &dyn Store) {
+    let q = "inbox.expire-nack";
+    let (first, second) = (item(q, "first"), item(q, "second"));
+    enqueue_one(store, first.clone()).await;
+    enqueue_one(store, second.clone()).await;
+    assert_eq!(lease(store, q, 2, SHORT_MS / 3).await.len(), 2);
+    // After the leases run out, a lease takes the first again (and makes both ready).
+    let again = eventually("redelivery", || async {
+        lease(store, q, 1, LONG_MS).await.pop()
+    })
+    .await;
+    assert_eq!(again.id, first.id);
+    assert!(store.nack(q, second.id, LONG_MS, None).await.unwrap());
+    assert!(
+        lease(store, q, 5, LONG_MS).await.is_empty(),
+        "the delay holds"
+    );
+    let stats = store.stats(q).await.unwrap();
+    assert_eq!((stats.ready, stats.delayed, stats.leased), (0, 1, 1));
+    assert!(store.ack(q, second.id).await.unwrap());
+    assert!(store.ack(q, first.id).await.unwrap());
+    assert_eq!(store.stats(q).await.unwrap().total(), 0);
+}
+
 /// `ack` removes the item and returns `true`; acking again returns `false`.
 pub async fn mb_ack_is_idempotent(store: &dyn Store) {
     let q = "inbox.ack";
@@ -1552,6 +1579,7 @@ macro_rules! conformance_suite {
             mb_lease_oldest_first_up_to_max,
             mb_lease_hides_item,
             mb_expired_lease_redelivers,
+            mb_nack_after_expired_lease_delays,
             mb_ack_is_idempotent,
             mb_ack_removes_any_state,
             mb_nack_delays_and_records_error,
