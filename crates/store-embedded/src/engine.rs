@@ -1,7 +1,14 @@
 //! The fjall database, its keyspaces, and a small write transaction with an overlay.
+//!
+//! Writes are staged: a request's [`Tx`] moves its writes into the engine's pending set
+//! when it commits, and [`Engine::flush_pending`] writes the whole set as one fjall
+//! batch (one journal append) — once per commit group, just before the fsync, rather
+//! than once per request. Reads through a [`Tx`] see the pending set; the commit thread
+//! flushes it before it reads the keyspaces directly (range scans).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentgate_store::{Result, StoreError};
@@ -67,6 +74,9 @@ pub(crate) struct Engine {
     /// Bytes written to each keyspace's active memtable (approximately), for
     /// [`Engine::rotate_full_memtables`].
     unflushed: Vec<AtomicU64>,
+    /// Committed requests' writes not yet in the keyspaces: per keyspace, each key's
+    /// last value (`None`: deleted). Only the commit thread touches it.
+    pending: Mutex<Vec<HashMap<Vec<u8>, Option<Slice>>>>,
 }
 
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -106,10 +116,12 @@ impl Engine {
             spaces.push(db.keyspace(name, opts).map_err(unavailable)?);
         }
         let unflushed = spaces.iter().map(|_| AtomicU64::new(0)).collect();
+        let pending = Mutex::new(spaces.iter().map(|_| HashMap::new()).collect());
         Ok(Engine {
             db,
             spaces,
             unflushed,
+            pending,
         })
     }
 
@@ -128,15 +140,46 @@ impl Engine {
     pub fn ks(&self, ks: Ks) -> &Keyspace {
         &self.spaces[ks as usize]
     }
+
+    /// Writes the pending set as one atomic batch (not yet fsync'd). Returns whether
+    /// there was anything to write.
+    pub fn flush_pending(&self) -> Result<bool> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.iter().all(HashMap::is_empty) {
+            return Ok(false);
+        }
+        let mut batch = self.db.batch();
+        for (i, writes) in pending.iter_mut().enumerate() {
+            let keyspace = &self.spaces[i];
+            let mut bytes = 0u64;
+            for (key, value) in writes.drain() {
+                bytes += (key.len() + value.as_ref().map_or(0, |v| v.len()) + 16) as u64;
+                match value {
+                    Some(v) => batch.insert(keyspace, key, v),
+                    None => batch.remove(keyspace, key),
+                }
+            }
+            self.unflushed[i].fetch_add(bytes, Ordering::Relaxed);
+        }
+        batch.commit().map_err(unavailable)?;
+        Ok(true)
+    }
+
+    /// A key's pending value: `Some(None)` if pending deletion, `None` if not pending.
+    fn pending_get(&self, ks: Ks, key: &[u8]) -> Option<Option<Slice>> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending[ks as usize].get(key).cloned()
+    }
 }
 
 /// Writes past which [`Tx`] indexes its overlay with a hash map; below it a linear scan
 /// is cheaper than hashing and cloning keys.
 const TX_INDEX_AT: usize = 16;
 
-/// One request's writes: reads see the request's own earlier writes (the overlay), and
-/// [`Tx::commit`] writes them as one atomic batch (not yet fsync'd). Each key appears
-/// once in the batch, with its last value.
+/// One request's writes: reads see the request's own earlier writes (the overlay), then
+/// the pending writes of requests committed before it, then the keyspaces.
+/// [`Tx::commit`] adds its writes to the pending set, all at once; a request that fails
+/// before committing leaves nothing behind.
 pub(crate) struct Tx<'a> {
     engine: &'a Engine,
     /// Values are the engine's own slices, so a value is copied once, into the slice
@@ -169,6 +212,9 @@ impl<'a> Tx<'a> {
         if let Some(i) = self.position(ks, key) {
             return Ok(self.writes[i].2.clone());
         }
+        if let Some(v) = self.engine.pending_get(ks, key) {
+            return Ok(v);
+        }
         self.engine.ks(ks).get(key).map_err(unavailable)
     }
 
@@ -200,21 +246,21 @@ impl<'a> Tx<'a> {
     }
 
     /// Writes the batch; returns whether there was anything to write.
-    pub fn commit(self) -> Result<bool> {
+    /// Adds the writes to the engine's pending set ([`Engine::flush_pending`] writes
+    /// them). Returns whether there were any.
+    pub fn commit(self) -> bool {
         if self.writes.is_empty() {
-            return Ok(false);
+            return false;
         }
-        let mut batch = self.engine.db.batch();
+        let mut pending = self
+            .engine
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for (ks, key, value) in self.writes {
-            let len = key.len() + value.as_ref().map_or(0, |v| v.len()) + 16;
-            self.engine.unflushed[ks as usize].fetch_add(len as u64, Ordering::Relaxed);
-            match value {
-                Some(v) => batch.insert(self.engine.ks(ks), key, v),
-                None => batch.remove(self.engine.ks(ks), key),
-            }
+            pending[ks as usize].insert(key, value);
         }
-        batch.commit().map_err(unavailable)?;
-        Ok(true)
+        true
     }
 }
 
@@ -239,11 +285,39 @@ mod tests {
         assert_eq!(tx.get(Ks::Kv, &[3]).unwrap(), Some(Slice::from(vec![2])));
         assert_eq!(tx.get(Ks::Kv, &[7]).unwrap(), None);
         assert_eq!(tx.get(Ks::Meta, &[7]).unwrap(), Some(Slice::from(vec![9])));
-        assert!(tx.commit().unwrap());
+        assert!(tx.commit());
+        // Pending: visible through a transaction, not yet in the keyspace.
+        let next = Tx::new(&engine);
+        assert_eq!(next.get(Ks::Kv, &[3]).unwrap(), Some(Slice::from(vec![2])));
+        assert!(engine.ks(Ks::Kv).get([3]).unwrap().is_none());
+        assert!(engine.flush_pending().unwrap());
+        assert!(!engine.flush_pending().unwrap(), "nothing left");
         assert_eq!(
             engine.ks(Ks::Kv).get([3]).unwrap().map(|v| v.to_vec()),
             Some(vec![2])
         );
         assert!(engine.ks(Ks::Kv).get([7]).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_later_request_overrides_a_pending_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), 1).unwrap();
+        let mut first = Tx::new(&engine);
+        first.put(Ks::Kv, vec![1], vec![1]);
+        first.put(Ks::Kv, vec![2], vec![2]);
+        assert!(first.commit());
+        let mut second = Tx::new(&engine);
+        second.del(Ks::Kv, vec![1]);
+        second.put(Ks::Kv, vec![2], vec![3]);
+        assert!(second.commit());
+        // A request that is dropped (failed) leaves nothing.
+        let mut dropped = Tx::new(&engine);
+        dropped.put(Ks::Kv, vec![4], vec![4]);
+        drop(dropped);
+        assert!(!Tx::new(&engine).commit());
+        assert!(engine.flush_pending().unwrap());
+        let get = |k: u8| engine.ks(Ks::Kv).get([k]).unwrap().map(|v| v.to_vec());
+        assert_eq!((get(1), get(2), get(4)), (None, Some(vec![3]), None));
     }
 }

@@ -314,6 +314,9 @@ impl Writer {
         while let Ok(job) = rx.try_recv() {
             let _ = job.reply.send(Err(StoreError::Closed));
         }
+        if self.shared.failure().is_none() {
+            let _ = self.flush();
+        }
         let _ = self.shared.engine.db.persist(PersistMode::SyncAll);
         // No old view outlives the store's shutdown.
         self.reaper = None;
@@ -405,6 +408,7 @@ impl Writer {
 
     /// Makes everything written so far durable; poisons the store if that fails.
     fn sync(&self) -> Result<()> {
+        self.flush()?;
         #[cfg(test)]
         if self.shared.fail_next_sync.swap(false, Ordering::Relaxed) {
             return Err(self.shared.poison("fsync failed: injected by a test"));
@@ -463,14 +467,22 @@ impl Writer {
         result
     }
 
+    /// Stages a request's writes; they are written with the rest of the group.
     fn commit(&mut self, tx: Tx<'_>) -> Result<()> {
-        match tx.commit() {
-            Ok(true) => self.dirty = true,
-            Ok(false) => {}
-            // A journal write failed part-way: what follows it on disk is unknown.
-            Err(e) => return Err(self.shared.poison(&format!("journal write failed: {e}"))),
+        if tx.commit() {
+            self.dirty = true;
         }
         Ok(())
+    }
+
+    /// Writes the staged writes into the keyspaces, before reading them directly.
+    fn flush(&self) -> Result<()> {
+        self.shared
+            .engine
+            .flush_pending()
+            .map(|_| ())
+            // A journal write failed part-way: what follows it on disk is unknown.
+            .map_err(|e| self.shared.poison(&format!("journal write failed: {e}")))
     }
 
     // -----------------------------------------------------------------------------------
@@ -664,6 +676,8 @@ impl Writer {
         let hi = codec::key_u64s(bucket, &[cutoff, u64::MAX]);
         let mut tx = Tx::new(engine);
         let mut next_floor = cutoff;
+        // Direct reads of the keyspaces: staged writes go in first.
+        self.flush()?;
         for (n, guard) in engine.ks(Ks::KvExp).range(lo..hi).enumerate() {
             let k = guard.key().map_err(unavailable)?;
             let p = bucket.len() + 1;
@@ -948,6 +962,7 @@ impl Writer {
         let hi = codec::key_u64s(queue, &[upto]);
         let mut found = Vec::new();
         let mut next = None;
+        self.flush()?;
         for guard in engine.ks(Ks::QMeta).range(lo..=hi) {
             let (k, v) = guard.into_inner().map_err(unavailable)?;
             let seq = codec::key_tail_u64(&k)?;
@@ -1004,6 +1019,7 @@ impl Writer {
         let hi = codec::key_u64s(queue, &[now, u64::MAX]);
         let mut due = Vec::new();
         let mut next_floor = now.saturating_add(1);
+        self.flush()?;
         for guard in engine.ks(Ks::QWait).range(lo..=hi) {
             let k = guard.key().map_err(unavailable)?;
             if due.len() == PROMOTE_BATCH {
@@ -1050,6 +1066,7 @@ impl Writer {
         let hi = codec::prefix_end(queue);
         let mut seqs = Vec::with_capacity(max);
         let mut next_floor = u64::MAX;
+        self.flush()?;
         for guard in engine.ks(Ks::QReady).range(lo..hi) {
             let k = guard.key().map_err(unavailable)?;
             let seq = codec::key_tail_u64(&k)?;
