@@ -6,7 +6,7 @@
 # b.test's inbox per second, from the first send until the last one arrived.
 #
 # Usage: ./scripts/bench-federation.sh [SECS=30] [CLIENTS=64] [PORT_A=18081] [PORT_B=18082]
-# Environment: OUTBOUND_CONCURRENCY (default 256); PEER_FEATURES (the records' `features`,
+# Environment: OUTBOUND_CONCURRENCY (default 512); PEER_FEATURES (the records' `features`,
 # default `batch`; set it empty to measure single deliveries).
 # Needs a release build: cargo build --release -p agentgate
 set -euo pipefail
@@ -43,7 +43,7 @@ federation:
   allow_http: true
   allow_private_peers: true
   outbound:
-    concurrency: ${OUTBOUND_CONCURRENCY:-256}
+    concurrency: ${OUTBOUND_CONCURRENCY:-512}
   static_records:
     $peer: "v=amtp1;gateway=http://127.0.0.1:$peer_port;features=${PEER_FEATURES-batch}"
 YAML

@@ -486,7 +486,7 @@ pub struct OutboundConfig {
     /// Time allowed for one POST to a peer.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// Deliveries in flight at once.
+    /// Outbox jobs (one per message and domain) in flight at once.
     pub concurrency: usize,
 }
 
@@ -497,7 +497,7 @@ impl Default for OutboundConfig {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
             timeout: Duration::from_secs(30),
-            concurrency: 256,
+            concurrency: 512,
         }
     }
 }
