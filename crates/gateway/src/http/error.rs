@@ -100,10 +100,11 @@ pub enum ApiError {
 }
 
 /// An error to render, attached to the response for the edge middleware.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub(crate) struct ErrorInfo {
     pub code: &'static str,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
 }
 

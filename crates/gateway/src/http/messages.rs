@@ -13,11 +13,12 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::json;
 
-use super::error::{ApiError, AuthError};
+use super::error::{ApiError, AuthError, ErrorInfo};
 use super::extract;
 use super::views::{json, raw_json};
 use crate::app::App;
 use crate::federation::batch;
+use crate::federation::signatures::Verified;
 use crate::messaging::record::RecipientOutcome;
 use crate::messaging::{Origin, Submission};
 
@@ -40,24 +41,41 @@ pub(crate) async fn submit(
     } else if !is_delivery(headers) {
         unsigned(&app, &parts, body).await?
     } else {
-        let bytes = extract::read_body(headers, body, app.settings.max_message_size).await?;
-        let verified = app
-            .federation
-            .verify(parts.uri.path(), headers, &bytes)
-            .await
-            .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+        let (bytes, verified) = signed(&app, &parts, body, app.settings.max_message_size).await?;
         let (nonce, submission) = tokio::join!(
             verified.nonce.record(&*app.store),
             app.workflows.submit(Origin::Peer(&verified.domain), &bytes),
         );
         nonce.inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
-        app.metrics.federation_inbound(match &submission {
-            Ok(_) => "accepted",
-            Err(_) => "refused",
-        });
+        count_inbound(&app, &submission);
         submission?
     };
     Ok(answer(&submission))
+}
+
+/// Reads a peer's signed request body (at most `limit` bytes) and verifies the
+/// signature: the body, and the signing domain with the nonce still to record.
+async fn signed(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<(bytes::Bytes, Verified), ApiError> {
+    let bytes = extract::read_body(&parts.headers, body, limit).await?;
+    let verified = app
+        .federation
+        .verify(parts.uri.path(), &parts.headers, &bytes)
+        .await
+        .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+    Ok((bytes, verified))
+}
+
+/// Counts a peer's delivery of one message as accepted or refused.
+fn count_inbound<T, E>(app: &App, submission: &Result<T, E>) {
+    app.metrics.federation_inbound(match submission {
+        Ok(_) => "accepted",
+        Err(_) => "refused",
+    });
 }
 
 /// `POST /v1/federation/batch`: several deliveries from another agentgate gateway in one
@@ -68,13 +86,7 @@ pub(crate) async fn batch(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    let headers = &parts.headers;
-    let bytes = extract::read_body(headers, body, batch::MAX_BYTES).await?;
-    let verified = app
-        .federation
-        .verify(parts.uri.path(), headers, &bytes)
-        .await
-        .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
+    let (bytes, verified) = signed(&app, &parts, body, batch::MAX_BYTES).await?;
     let parsed: batch::Batch<'_> = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("not a batch of envelopes: {e}")))?;
     let count = parsed.messages.len();
@@ -95,37 +107,44 @@ pub(crate) async fn batch(
         futures::future::join_all(submissions),
     );
     nonce.inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
-    let results: Vec<serde_json::Value> = submissions
+    let outcomes: Vec<Result<Submission, (StatusCode, ErrorInfo)>> = submissions
         .into_iter()
         .map(|s| {
-            app.metrics.federation_inbound(match &s {
-                Ok(_) => "accepted",
-                Err(_) => "refused",
-            });
-            let item = match s {
-                Ok(submission) => {
-                    let (status, body) = submitted(&submission);
-                    serde_json::to_value(batch::ItemResult {
-                        http_status: status.as_u16(),
-                        body,
-                    })
-                }
-                Err(e) => {
-                    let (status, info) = ApiError::Messaging(e).info();
-                    let mut error = json!({ "code": info.code, "message": info.message });
-                    if let Some(details) = info.details {
-                        error["details"] = details;
-                    }
-                    serde_json::to_value(batch::ItemResult {
-                        http_status: status.as_u16(),
-                        body: json!({ "error": error }),
-                    })
-                }
-            };
-            item.expect("a result serialises")
+            count_inbound(&app, &s);
+            s.map_err(|e| ApiError::Messaging(e).info())
         })
         .collect();
-    Ok(json(StatusCode::OK, &json!({ "results": results })))
+    let results: Vec<batch::ItemResult<ItemAnswer<'_>>> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Ok(submission) => {
+                let (status, body) = submitted(submission);
+                batch::ItemResult {
+                    http_status: status.as_u16(),
+                    body: ItemAnswer::Accepted(body),
+                }
+            }
+            Err((status, error)) => batch::ItemResult {
+                http_status: status.as_u16(),
+                body: ItemAnswer::Refused { error },
+            },
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &BatchAnswer { results }))
+}
+
+/// The answer to a batch: one result per envelope, in order.
+#[derive(Serialize)]
+struct BatchAnswer<'a> {
+    results: Vec<batch::ItemResult<ItemAnswer<'a>>>,
+}
+
+/// The body `/v1/messages` would have answered for one envelope of a batch.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ItemAnswer<'a> {
+    Accepted(SubmitResponse<'a>),
+    Refused { error: &'a ErrorInfo },
 }
 
 /// Whether a request without a Bearer key is a signed delivery from a peer.
@@ -159,10 +178,7 @@ async fn unsigned(
         .await
         .inspect_err(|e| app.metrics.federation_inbound(e.code()))?;
     let submission = app.workflows.submit(Origin::Peer(&domain), &bytes).await;
-    app.metrics.federation_inbound(match &submission {
-        Ok(_) => "accepted",
-        Err(_) => "refused",
-    });
+    count_inbound(app, &submission);
     Ok(submission?)
 }
 

@@ -99,12 +99,16 @@ pub(crate) async fn serve_at(addr: SocketAddr, config: Config, dir: Arc<TempDir>
     Gateway::serve_on(config, dir, listener).await
 }
 
-/// Stops `g` and starts it again on the same port (peers know it by that).
-pub(crate) async fn restart(mut g: Gateway) -> Gateway {
-    let addr: SocketAddr = g.url.trim_start_matches("http://").parse().unwrap();
+/// Stops `g`, keeping what it needs to start again on its port.
+pub(crate) async fn stop(mut g: Gateway) -> (Config, Arc<TempDir>) {
     g.stop().await;
-    let (config, dir) = (g.config.clone(), g.dir.clone());
-    drop(g);
+    (g.config.clone(), g.dir.clone())
+}
+
+/// Stops `g` and starts it again on the same port (peers know it by that).
+pub(crate) async fn restart(g: Gateway) -> Gateway {
+    let addr: SocketAddr = g.url.trim_start_matches("http://").parse().unwrap();
+    let (config, dir) = stop(g).await;
     serve_at(addr, config, dir).await
 }
 
@@ -231,12 +235,10 @@ async fn a_peer_that_was_down_receives_everything_exactly_once() {
     bounded(async {
         let mut plans = plan(&["a.test", "b.test"]).await;
         let b_addr = plans[1].addr;
-        let mut b = plans.pop().unwrap().start().await;
+        let b = plans.pop().unwrap().start().await;
         let bob = agent(&b, "bob").await;
         // b.test goes down; its port stays in a's static record.
-        b.stop().await;
-        let (b_config, b_dir) = (b.config.clone(), b.dir.clone());
-        drop(b);
+        let (b_config, b_dir) = stop(b).await;
         let a = plans.pop().unwrap().start().await;
         let alice = agent(&a, "alice").await;
         let mut ids = Vec::new();
@@ -442,8 +444,18 @@ async fn deliver(
     headers: &[(&'static str, String)],
     body: &[u8],
 ) -> (StatusCode, Value) {
+    post_signed(to, "/v1/messages", headers, body).await
+}
+
+/// POSTs `body` to `path` at `to` with `headers` (a peer's delivery).
+pub(crate) async fn post_signed(
+    to: &Gateway,
+    path: &str,
+    headers: &[(&'static str, String)],
+    body: &[u8],
+) -> (StatusCode, Value) {
     let mut req = to
-        .req(Method::POST, "/v1/messages")
+        .req(Method::POST, path)
         .header("content-type", "application/json")
         .body(body.to_vec());
     for (k, v) in headers {

@@ -10,14 +10,15 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::federation::{
-    Forger, agent, inbox, metrics, network, plan, restart, serve_at, wait_for, wait_status,
+    Forger, agent, inbox, metrics, network, plan, post_signed, restart, serve_at, stop, wait_for,
+    wait_status,
 };
-use crate::support::{Gateway, assert_error, bounded, call};
+use crate::support::{Gateway, assert_error, bounded};
 
 const BATCH_PATH: &str = "/v1/federation/batch";
 
@@ -32,35 +33,16 @@ async fn served(g: &Gateway, route: &str, status: u16) -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-/// POSTs `body` to `path` at `to` with `headers`.
-async fn post_signed(
-    to: &Gateway,
-    path: &str,
-    headers: &[(&'static str, String)],
-    body: &[u8],
-) -> (StatusCode, Value) {
-    let mut req = to
-        .req(Method::POST, path)
-        .header("content-type", "application/json")
-        .body(body.to_vec());
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    call(req).await
-}
-
 #[tokio::test]
 async fn messages_queued_for_a_peer_travel_in_batches_and_arrive_once() {
     bounded(async {
         let mut plans = plan(&["a.test", "b.test"]).await;
         let b_addr = plans[1].addr;
-        let mut b = plans.pop().unwrap().start().await;
+        let b = plans.pop().unwrap().start().await;
         let bob = agent(&b, "bob").await;
         let carol = agent(&b, "carol").await;
         // b.test is down while a.test accepts the messages, so they wait together.
-        b.stop().await;
-        let (b_config, b_dir) = (b.config.clone(), b.dir.clone());
-        drop(b);
+        let (b_config, b_dir) = stop(b).await;
         let a = plans.pop().unwrap().start().await;
         let alice = agent(&a, "alice").await;
         let ann = agent(&a, "ann").await;
