@@ -274,3 +274,23 @@ async fn admin_key_file_changes_apply_without_restart() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_batch_route_takes_only_a_peers_signature() {
+    bounded(async {
+        let g = Gateway::start().await;
+        let alice = g.register("alice").await;
+        let batch = json!({"messages": [envelope("alice", &["alice"])]});
+        let path = "/v1/federation/batch";
+        let none = call(g.req(Method::POST, path).json(&batch)).await;
+        assert_error(&none, StatusCode::UNAUTHORIZED, "SIGNATURE_REQUIRED");
+        let agent = call(g.agent(&alice, Method::POST, path).json(&batch)).await;
+        assert_error(&agent, StatusCode::UNAUTHORIZED, "SIGNATURE_REQUIRED");
+        let admin = call(g.admin(Method::POST, path).json(&batch)).await;
+        assert_error(&admin, StatusCode::UNAUTHORIZED, "SIGNATURE_REQUIRED");
+        let (_, inbox) =
+            call(g.agent(&alice, Method::GET, &format!("/v1/inbox/{}", addr("alice")))).await;
+        assert_eq!(inbox["messages"], json!([]), "{inbox}");
+    })
+    .await;
+}

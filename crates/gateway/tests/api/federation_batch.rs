@@ -180,8 +180,11 @@ async fn a_batch_is_verified_once_and_each_envelope_answered_on_its_own() {
             "INVALID_SIGNATURE",
         );
         // Unsigned.
-        let (s, r) = post_signed(b, BATCH_PATH, &[], &body).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+        assert_error(
+            &post_signed(b, BATCH_PATH, &[], &body).await,
+            StatusCode::UNAUTHORIZED,
+            "SIGNATURE_REQUIRED",
+        );
         // Empty, too many, not a batch.
         for (bad, nonce) in [
             (json!({"messages": []}), "batch-3"),
