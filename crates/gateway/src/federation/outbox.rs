@@ -170,6 +170,14 @@ struct Pending {
     body: Result<Vec<u8>, String>,
 }
 
+impl Pending {
+    /// The body to send (empty when it could not be made: such a job is refused before
+    /// anything is sent).
+    fn body(&self) -> &[u8] {
+        self.body.as_deref().unwrap_or_default()
+    }
+}
+
 /// The outbox worker.
 pub(crate) struct OutboxWorker {
     pub store: Arc<dyn Store>,
@@ -554,9 +562,8 @@ impl OutboxWorker {
                 },
             }
         }
-        let body = |i: usize| pending[i].body.as_deref().unwrap_or_default();
         let (batches, alone) = if ready.len() > 1 && self.takes_batches(&peer) {
-            let sizes: Vec<usize> = ready.iter().map(|&i| body(i).len()).collect();
+            let sizes: Vec<usize> = ready.iter().map(|&i| pending[i].body().len()).collect();
             let (batches, alone) = batch::chunks(&sizes);
             let pick = |list: Vec<usize>| list.into_iter().map(|k| ready[k]).collect::<Vec<_>>();
             (
@@ -571,14 +578,9 @@ impl OutboxWorker {
             let answers = self.deliver_batch(peer, pending, jobs).await;
             (jobs, answers)
         });
-        let singles = alone.iter().map(|&i| async move {
-            let job = &pending[i].job;
-            let outcome = match self.post(peer, MESSAGES_PATH, body(i).to_vec()).await {
-                Ok((status, answer)) => classify(status, &answer, job),
-                Err(retry) => retry,
-            };
-            (i, outcome)
-        });
+        let singles = alone
+            .iter()
+            .map(|&i| async move { (i, self.deliver_one(peer, &pending[i]).await) });
         let (batched, singles) = tokio::join!(
             futures::future::join_all(batched),
             futures::future::join_all(singles)
@@ -621,62 +623,61 @@ impl OutboxWorker {
         pending: &[Pending],
         jobs: &[usize],
     ) -> Vec<Outcome> {
-        let body = batch::body(
-            jobs.iter()
-                .map(|&i| pending[i].body.as_deref().unwrap_or_default()),
-        );
+        let body = batch::body(jobs.iter().map(|&i| pending[i].body()));
         let (status, answer) = match self.post(peer, batch::BATCH_PATH, body).await {
             Ok(answered) => answered,
             Err(retry) => return vec![retry; jobs.len()],
         };
-        let results = answer.get("results").and_then(Value::as_array);
-        match (status, results) {
-            (200..=299, Some(results)) if results.len() == jobs.len() => jobs
+        if matches!(status, 400 | 404 | 405 | 413) {
+            if matches!(status, 404 | 405) {
+                tracing::info!(domain = %peer.domain, status, "the peer announces batches but refused one; delivering one by one");
+                let until = Instant::now() + NO_BATCH_FOR;
+                self.no_batch.lock().insert(peer.domain.clone(), until);
+            }
+            let singles = jobs.iter().map(|&i| self.deliver_one(peer, &pending[i]));
+            return futures::future::join_all(singles).await;
+        }
+        let ok = (200..300).contains(&status);
+        match answer.get("results").and_then(Value::as_array) {
+            Some(results) if ok && results.len() == jobs.len() => jobs
                 .iter()
                 .zip(results)
                 .map(|(&i, item)| match batch::item_result(item) {
                     Some((status, answer)) => classify(status, answer, &pending[i].job),
                     None => Outcome::Retry {
                         outcome: PushOutcome::HttpError,
-                        message: format!("{} answered a batch with a malformed result", peer.domain),
+                        message: format!(
+                            "{} answered a batch with a malformed result",
+                            peer.domain
+                        ),
                     },
-                }),
-            (400 | 404 | 405 | 413, _) => {
-                if matches!(status, 404 | 405) {
-                    tracing::info!(domain = %peer.domain, status, "the peer announces batches but refused one; delivering one by one");
-                    self.no_batch
-                        .lock()
-                        .insert(peer.domain.clone(), Instant::now() + NO_BATCH_FOR);
-                }
-                let singles = jobs.iter().map(|&i| async move {
-                    let body = pending[i].body.as_deref().unwrap_or_default().to_vec();
-                    match self.post(peer, MESSAGES_PATH, body).await {
-                        Ok((status, answer)) => classify(status, &answer, &pending[i].job),
-                        Err(retry) => retry,
-                    }
-                });
-                return futures::future::join_all(singles).await;
-            }
-            (200..=299, _) => {
-                let message = format!("{} answered a batch of {} without one result each", peer.domain, jobs.len());
-                return vec![
-                    Outcome::Retry {
-                        outcome: PushOutcome::HttpError,
-                        message
-                    };
-                    jobs.len()
-                ];
-            }
+                })
+                .collect(),
             _ => {
-                let (code, message) = error_of(&answer, status);
+                let message = if ok {
+                    format!(
+                        "{} answered a batch without one result per message",
+                        peer.domain
+                    )
+                } else {
+                    let (code, message) = error_of(&answer, status);
+                    format!("{} answered HTTP {status} {code}: {message}", peer.domain)
+                };
                 let retry = Outcome::Retry {
                     outcome: PushOutcome::HttpError,
-                    message: format!("{} answered HTTP {status} {code}: {message}", peer.domain),
+                    message,
                 };
-                return vec![retry; jobs.len()];
+                vec![retry; jobs.len()]
             }
         }
-        .collect()
+    }
+
+    /// One message alone to `{gateway}/v1/messages`.
+    async fn deliver_one(&self, peer: &Peer, p: &Pending) -> Outcome {
+        match self.post(peer, MESSAGES_PATH, p.body().to_vec()).await {
+            Ok((status, answer)) => classify(status, &answer, &p.job),
+            Err(retry) => retry,
+        }
     }
 
     /// Signs and POSTs `body` to `path` at `peer`; the answer's status and JSON body, or
