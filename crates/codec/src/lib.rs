@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod amtp;
+pub mod amtp_batch;
 pub mod amtp_txt;
 pub mod http_signature;
 pub mod json;

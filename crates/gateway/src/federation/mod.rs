@@ -3,12 +3,13 @@
 //! - [`discovery`]: where a domain's gateway is (static records, DNS TXT `_amtp`).
 //! - [`keys`]: this gateway's Ed25519 signing keys, published at [`KEYS_PATH`].
 //! - [`signatures`]: signing outbound deliveries, verifying inbound ones.
-//! - `batch`: several deliveries in one signed request, between agentgate gateways.
+//! - `batch` (`agentgate_codec::amtp_batch`): several deliveries in one signed request,
+//!   between agentgate gateways.
 //! - `outbox`: the durable queue of deliveries to other domains and its worker.
 //!
 //! See `docs/protocols/federation.md` for the wire protocol and ADR 0005 for why.
 
-pub(crate) mod batch;
+pub(crate) use agentgate_codec::amtp_batch as batch;
 pub mod discovery;
 pub(crate) mod keys;
 pub(crate) mod outbox;

@@ -79,7 +79,7 @@ fn count_inbound<T, E>(app: &App, submission: &Result<T, E>) {
 }
 
 /// `POST /v1/federation/batch`: several deliveries from another agentgate gateway in one
-/// signed request (`federation::batch`). Each envelope is accepted as if POSTed alone to
+/// signed request (`agentgate_codec::amtp_batch`). Each envelope is accepted as if POSTed alone to
 /// `/v1/messages`; the answer holds each one's result, in order.
 pub(crate) async fn batch(
     State(app): State<Arc<App>>,
@@ -87,15 +87,7 @@ pub(crate) async fn batch(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let (bytes, verified) = signed(&app, &parts, body, batch::MAX_BYTES).await?;
-    let parsed: batch::Batch<'_> = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::BadRequest(format!("not a batch of envelopes: {e}")))?;
-    let count = parsed.messages.len();
-    if count == 0 || count > batch::MAX_MESSAGES {
-        return Err(ApiError::BadRequest(format!(
-            "a batch holds 1 to {} envelopes, not {count}",
-            batch::MAX_MESSAGES
-        )));
-    }
+    let parsed = batch::parse(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let origin = Origin::Peer(&verified.domain);
     let submissions = parsed
         .messages

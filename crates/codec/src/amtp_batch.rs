@@ -23,32 +23,57 @@
 //! A failure of the batch as a whole (no answer, 401, 429, 5xx) is a failure of every
 //! message in it; a `400`, `404`, `405` or `413` for the batch makes the sender deliver
 //! its messages one by one instead.
+//!
+//! [`parse`] reads a batch body; each envelope is then decoded on its own (with
+//! [`crate::amtp::decode_envelope`]'s limits), so a hostile batch costs bounded work.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// The feature a gateway's record announces when it accepts batches.
-pub(crate) const FEATURE: &str = "batch";
+pub const FEATURE: &str = "batch";
 /// Where batches are POSTed, relative to the peer's gateway URL.
-pub(crate) const BATCH_PATH: &str = "/v1/federation/batch";
+pub const BATCH_PATH: &str = "/v1/federation/batch";
 /// Most envelopes in one batch.
-pub(crate) const MAX_MESSAGES: usize = 100;
+pub const MAX_MESSAGES: usize = 100;
 /// Largest batch body, in bytes.
-pub(crate) const MAX_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes of a batch body around its envelopes: `{"messages":[` and `]}`.
 const FRAME: usize = 16;
 
-/// A batch as received: the envelopes, unparsed.
-#[derive(Deserialize)]
-pub(crate) struct Batch<'a> {
+/// A batch as received: the envelopes, each still unparsed.
+#[derive(Debug, Deserialize)]
+pub struct Batch<'a> {
     /// The envelopes, each exactly as sent.
     #[serde(borrow)]
     pub messages: Vec<&'a RawValue>,
 }
 
+/// Why a body is not a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// Not JSON of the shape `{"messages": [...]}`.
+    #[error("not a batch of envelopes: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// No envelopes, or more than [`MAX_MESSAGES`].
+    #[error("a batch holds 1 to {MAX_MESSAGES} envelopes, not {0}")]
+    Count(usize),
+}
+
+/// Reads a batch body (its size already checked against [`MAX_BYTES`]): the envelopes
+/// as sent, 1 to [`MAX_MESSAGES`] of them.
+pub fn parse(body: &[u8]) -> Result<Batch<'_>, BatchError> {
+    let batch: Batch<'_> = serde_json::from_slice(body)?;
+    match batch.messages.len() {
+        0 => Err(BatchError::Count(0)),
+        n if n > MAX_MESSAGES => Err(BatchError::Count(n)),
+        _ => Ok(batch),
+    }
+}
+
 /// Builds a batch body from envelopes that are each valid JSON.
-pub(crate) fn body<'a>(envelopes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+pub fn body<'a>(envelopes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAX_BYTES.min(64 * 1024));
     out.extend_from_slice(b"{\"messages\":[");
     for (i, envelope) in envelopes.into_iter().enumerate() {
@@ -65,7 +90,7 @@ pub(crate) fn body<'a>(envelopes: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8>
 /// [`MAX_MESSAGES`] envelopes and [`MAX_BYTES`] bytes. An envelope too large to share a
 /// batch body with nothing else is left out of every batch (index in the second list):
 /// it goes alone to `/v1/messages`.
-pub(crate) fn chunks(sizes: &[usize]) -> (Vec<Vec<usize>>, Vec<usize>) {
+pub fn chunks(sizes: &[usize]) -> (Vec<Vec<usize>>, Vec<usize>) {
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut alone = Vec::new();
     let mut current: Vec<usize> = Vec::new();
@@ -92,7 +117,7 @@ pub(crate) fn chunks(sizes: &[usize]) -> (Vec<Vec<usize>>, Vec<usize>) {
 
 /// One envelope's result in a batch answer.
 #[derive(Serialize)]
-pub(crate) struct ItemResult<B: Serialize> {
+pub struct ItemResult<B: Serialize> {
     /// What `/v1/messages` would have answered for the envelope alone.
     pub http_status: u16,
     /// That answer's body.
@@ -101,7 +126,7 @@ pub(crate) struct ItemResult<B: Serialize> {
 }
 
 /// Reads one result of a peer's batch answer: its status and the body to settle it by.
-pub(crate) fn item_result(item: &Value) -> Option<(u16, &Value)> {
+pub fn item_result(item: &Value) -> Option<(u16, &Value)> {
     let status = item.get("http_status")?.as_u64()?;
     u16::try_from(status).ok().map(|s| (s, item))
 }
@@ -115,10 +140,32 @@ mod tests {
     fn a_body_is_the_envelopes_in_a_list() {
         let out = body([&b"{\"a\":1}"[..], b"{\"b\":2}"]);
         assert_eq!(out, b"{\"messages\":[{\"a\":1},{\"b\":2}]}");
-        let parsed: Batch<'_> = serde_json::from_slice(&out).unwrap();
+        let parsed = parse(&out).unwrap();
         assert_eq!(parsed.messages.len(), 2);
         assert_eq!(parsed.messages[1].get(), "{\"b\":2}");
         assert_eq!(body(std::iter::empty()), b"{\"messages\":[]}");
+    }
+
+    #[test]
+    fn only_batches_of_one_to_the_limit_parse() {
+        assert!(matches!(
+            parse(b"{\"messages\":[]}"),
+            Err(BatchError::Count(0))
+        ));
+        let many = body(std::iter::repeat_n(&b"{}"[..], MAX_MESSAGES + 1));
+        assert!(matches!(parse(&many), Err(BatchError::Count(101))));
+        assert!(parse(&body(std::iter::repeat_n(&b"{}"[..], MAX_MESSAGES))).is_ok());
+        for bad in [
+            &b"[{}]"[..],
+            b"{\"messages\":{}}",
+            b"{\"messages\":[{}",
+            b"",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(BatchError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
