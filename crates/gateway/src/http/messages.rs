@@ -79,8 +79,8 @@ fn count_inbound<T, E>(app: &App, submission: &Result<T, E>) {
 }
 
 /// `POST /v1/federation/batch`: several deliveries from another agentgate gateway in one
-/// signed request (`agentgate_codec::amtp_batch`). Each envelope is accepted as if POSTed alone to
-/// `/v1/messages`; the answer holds each one's result, in order.
+/// signed request (`agentgate_codec::amtp_batch`). Each envelope is accepted as if POSTed
+/// alone to `/v1/messages`; the answer holds each one's result, in order.
 pub(crate) async fn batch(
     State(app): State<Arc<App>>,
     request: Request,
