@@ -208,3 +208,80 @@ impl StatusBook {
         ))))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentgate_store::{BucketConfig, Written};
+    use agentgate_store_embedded::{EmbeddedOptions, EmbeddedStore};
+
+    fn record(status: DeliveryStatus) -> RecipientRecord {
+        RecipientRecord {
+            status,
+            attempts: 1,
+            last_error: None,
+            next_retry: None,
+            delivered_at: None,
+            updated_at: Timestamp(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_from_a_read_create_update_or_refuse_as_the_status_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default()).unwrap();
+        let bucket = BucketConfig {
+            name: DELIVERY.into(),
+            ttl_ms: None,
+        };
+        store.ensure_bucket(&bucket).await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let book = StatusBook::new(store.clone());
+        let id = MessageId::v7(Timestamp(5), [1; 10]);
+        let (bob, carol) = (
+            Address::parse("bob@b.test").unwrap(),
+            Address::parse("carol@b.test").unwrap(),
+        );
+        book.transition(&id, &carol, |_| record(DeliveryStatus::Retrying))
+            .await
+            .unwrap();
+        let reads = book.get_many(&[(&id, &bob), (&id, &carol)]).await.unwrap();
+        assert!(reads[0].record.is_none());
+        assert_eq!(
+            reads[1].record.as_ref().unwrap().status,
+            DeliveryStatus::Retrying
+        );
+
+        // Never written: a create. Written: an update at the revision read.
+        let delivered = record(DeliveryStatus::Delivered);
+        let create = StatusBook::write_from(&id, &bob, &reads[0], &delivered).unwrap();
+        assert!(matches!(create, Write::Create { .. }), "{create:?}");
+        let update = StatusBook::write_from(&id, &carol, &reads[1], &delivered).unwrap();
+        assert!(matches!(update, Write::Update { .. }), "{update:?}");
+        let results = store
+            .write_many(vec![create, update.clone()])
+            .await
+            .unwrap();
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(Written::Revision(_)))),
+            "{results:?}"
+        );
+        // The same update again is stale: a conflict, for `transition` to resolve.
+        let again = store.write_many(vec![update]).await.unwrap();
+        assert!(
+            matches!(again[0], Err(StoreError::Conflict { .. })),
+            "{again:?}"
+        );
+
+        // A delivered recipient does not go back to retrying.
+        let reads = book.get_many(&[(&id, &bob)]).await.unwrap();
+        let retrying = record(DeliveryStatus::Retrying);
+        assert!(StatusBook::write_from(&id, &bob, &reads[0], &retrying).is_none());
+        assert_eq!(
+            book.get(&id, &bob).await.unwrap().unwrap().status,
+            DeliveryStatus::Delivered
+        );
+    }
+}
