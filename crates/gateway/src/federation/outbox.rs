@@ -166,15 +166,16 @@ struct Pending {
     attempts: u32,
     /// The records of the job's recipients, in order.
     statuses: Vec<Read>,
-    /// The body to send: the stored envelope narrowed to the job's recipients.
-    body: Result<Vec<u8>, String>,
+    /// The body to send: the stored envelope (a slice of the record, not a copy), or
+    /// that envelope narrowed to the job's recipients.
+    body: Result<Bytes, String>,
 }
 
 impl Pending {
     /// The body to send (empty when it could not be made: such a job is refused before
     /// anything is sent).
-    fn body(&self) -> &[u8] {
-        self.body.as_deref().unwrap_or_default()
+    fn body(&self) -> Bytes {
+        self.body.clone().unwrap_or_default()
     }
 }
 
@@ -313,9 +314,10 @@ impl OutboxWorker {
                 None => Err("expired".to_owned()),
                 // The envelope goes as stored when all its recipients are this domain's.
                 Some(r) if r.header.recipients.len() == job.recipients.len() => {
-                    Ok(r.envelope_json().to_vec())
+                    Ok(r.envelope_json())
                 }
                 Some(r) => narrowed(&r.envelope_json(), &job.recipients)
+                    .map(Bytes::from)
                     .map_err(|e| format!("stored envelope unreadable: {e}")),
             };
             let p = Pending {
@@ -623,7 +625,8 @@ impl OutboxWorker {
         pending: &[Pending],
         jobs: &[usize],
     ) -> Vec<Outcome> {
-        let body = batch::body(jobs.iter().map(|&i| pending[i].body()));
+        let envelopes: Vec<Bytes> = jobs.iter().map(|&i| pending[i].body()).collect();
+        let body = Bytes::from(batch::body(envelopes.iter().map(|e| &e[..])));
         let (status, answer) = match self.post(peer, batch::BATCH_PATH, body).await {
             Ok(answered) => answered,
             Err(retry) => return vec![retry; jobs.len()],
@@ -674,7 +677,7 @@ impl OutboxWorker {
 
     /// One message alone to `{gateway}/v1/messages`.
     async fn deliver_one(&self, peer: &Peer, p: &Pending) -> Outcome {
-        match self.post(peer, MESSAGES_PATH, p.body().to_vec()).await {
+        match self.post(peer, MESSAGES_PATH, p.body()).await {
             Ok((status, answer)) => classify(status, &answer, &p.job),
             Err(retry) => retry,
         }
@@ -682,7 +685,7 @@ impl OutboxWorker {
 
     /// Signs and POSTs `body` to `path` at `peer`; the answer's status and JSON body, or
     /// the retry outcome when there is no answer.
-    async fn post(&self, peer: &Peer, path: &str, body: Vec<u8>) -> Result<(u16, Value), Outcome> {
+    async fn post(&self, peer: &Peer, path: &str, body: Bytes) -> Result<(u16, Value), Outcome> {
         let key = self.federation.keys.active();
         // `@path` is the path the request is sent to, the gateway URL's path included.
         let url = peer.endpoint(path);
