@@ -468,11 +468,10 @@ impl Writer {
     }
 
     /// Stages a request's writes; they are written with the rest of the group.
-    fn commit(&mut self, tx: Tx<'_>) -> Result<()> {
+    fn commit(&mut self, tx: Tx<'_>) {
         if tx.commit() {
             self.dirty = true;
         }
-        Ok(())
     }
 
     /// Writes the staged writes into the keyspaces, before reading them directly.
@@ -507,7 +506,7 @@ impl Writer {
             revision: state.reserved,
         };
         tx.put(Ks::Meta, bucket_key(&config.name), rec.encode());
-        self.commit(tx)?;
+        self.commit(tx);
         self.buckets.insert(config.name.clone(), state);
         self.purge_floors.remove(&config.name);
         self.bucket_updates.push((config.name, config.ttl_ms));
@@ -589,7 +588,7 @@ impl Writer {
         let rec = Self::next_revision(&mut tx, bucket, rec);
         tx.put(Ks::Kv, kv_key, codec::encode_kv(rec.revision, now, &value));
         tx.put(Ks::KvExp, exp_key(bucket, now, key), Vec::new());
-        self.commit(tx)?;
+        self.commit(tx);
         self.set_bucket(bucket, rec);
         Ok(Reply::Revision(rec.revision))
     }
@@ -627,7 +626,7 @@ impl Writer {
         } else {
             rec
         };
-        self.commit(tx)?;
+        self.commit(tx);
         self.set_bucket(bucket, rec);
         Ok(Reply::Bool(live))
     }
@@ -695,7 +694,7 @@ impl Writer {
             }
             tx.del(Ks::KvExp, k.to_vec());
         }
-        self.commit(tx)?;
+        self.commit(tx);
         self.purge_floors.insert(bucket.to_string(), next_floor);
         Ok(())
     }
@@ -765,7 +764,7 @@ impl Writer {
             );
         }
         tx.put(Ks::Meta, vkey, version.to_be_bytes().to_vec());
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(Reply::Appended(AppendOutcome {
             version,
             duplicates,
@@ -787,7 +786,7 @@ impl Writer {
         v.extend_from_slice(&snapshot.version.to_be_bytes());
         v.extend_from_slice(&snapshot.state);
         tx.put(Ks::Snap, key, v);
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(Reply::Unit)
     }
 
@@ -944,7 +943,7 @@ impl Writer {
                 seq_reserved.to_be_bytes().to_vec(),
             );
         }
-        self.commit(tx)?;
+        self.commit(tx);
         self.seq_reserved = seq_reserved;
         self.cache_counts(pending);
         Ok(Reply::Enqueued(outcomes))
@@ -997,7 +996,7 @@ impl Writer {
             }
         }
         Self::set_counts(&mut tx, &mut pending, queue, live, dead);
-        self.commit(tx)?;
+        self.commit(tx);
         self.cache_counts(pending);
         Ok(Reply::Purged {
             removed: found.len() as u64,
@@ -1041,7 +1040,7 @@ impl Writer {
             self.index(&mut tx, queue, seq, &meta);
             tx.put(Ks::QMeta, mkey, meta.encode());
         }
-        self.commit(tx)?;
+        self.commit(tx);
         let f = self.floors(queue);
         // Entries inserted meanwhile lowered the floor already; keep the lower one.
         f.wait_at = if f.wait_at == floor {
@@ -1108,7 +1107,7 @@ impl Writer {
                 last_error: meta.last_error,
             });
         }
-        self.commit(tx)?;
+        self.commit(tx);
         if self.leased.len() + remembered.len() > MAX_CACHED_LEASES {
             self.leased.clear();
         }
@@ -1161,7 +1160,7 @@ impl Writer {
         } else {
             Self::set_counts(&mut tx, &mut pending, queue, live.saturating_sub(1), dead);
         }
-        self.commit(tx)?;
+        self.commit(tx);
         self.cache_counts(pending);
         Ok(Reply::Bool(true))
     }
@@ -1195,7 +1194,7 @@ impl Writer {
         }
         self.index(&mut tx, queue, seq, &meta);
         tx.put(Ks::QMeta, codec::key_u64s(queue, &[seq]), meta.encode());
-        self.commit(tx)?;
+        self.commit(tx);
         Ok(Reply::Bool(true))
     }
 
@@ -1220,7 +1219,7 @@ impl Writer {
         }
         meta.last_error = Some(reason);
         tx.put(Ks::QMeta, codec::key_u64s(queue, &[seq]), meta.encode());
-        self.commit(tx)?;
+        self.commit(tx);
         self.cache_counts(pending);
         Ok(Reply::Bool(true))
     }
