@@ -69,9 +69,8 @@ pub(crate) async fn run<A: Attempt>(
 ) {
     let release = CancellationToken::new();
     let mut inflight: JoinSet<Option<Instant>> = JoinSet::new();
-    // The number of items each task holds, and their sum.
+    // The number of items each task holds.
     let mut held: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut busy = 0usize;
     let mut next_due: Option<Instant> = None;
     let concurrency = queue.concurrency.max(1);
     // A lease is a durable write (one group commit): leasing for every finished job
@@ -83,9 +82,9 @@ pub(crate) async fn run<A: Attempt>(
             break;
         }
         while let Some(done) = inflight.try_join_next_with_id() {
-            settle(done, &mut held, &mut busy, &mut next_due);
+            settle(done, &mut held, &mut next_due);
         }
-        let free = concurrency.saturating_sub(busy);
+        let free = concurrency.saturating_sub(held.values().sum());
         if free >= min_batch || (free > 0 && inflight.is_empty()) {
             match store.lease(queue.name, free, queue.lease_ms).await {
                 Ok(items) => {
@@ -99,7 +98,6 @@ pub(crate) async fn run<A: Attempt>(
                             })
                         });
                         held.insert(task.id(), count);
-                        busy += count;
                     }
                 }
                 Err(e) => {
@@ -112,7 +110,7 @@ pub(crate) async fn run<A: Attempt>(
         tokio::select! {
             _ = wake.notified() => {}
             Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
-                settle(done, &mut held, &mut busy, &mut next_due);
+                settle(done, &mut held, &mut next_due);
             }
             _ = tokio::time::sleep_until(wake_at) => {
                 if next_due.is_some_and(|d| d <= Instant::now()) {
@@ -132,18 +130,18 @@ pub(crate) async fn run<A: Attempt>(
     }
 }
 
-/// Books a finished task: its items no longer count as busy, and its due time is kept.
+/// Books a finished task: its items no longer count against the concurrency, and its
+/// due time is kept.
 fn settle(
     done: Result<(tokio::task::Id, Option<Instant>), tokio::task::JoinError>,
     held: &mut HashMap<tokio::task::Id, usize>,
-    busy: &mut usize,
     next_due: &mut Option<Instant>,
 ) {
     let (id, due) = match done {
         Ok((id, due)) => (id, due),
         Err(e) => (e.id(), None),
     };
-    *busy -= held.remove(&id).unwrap_or(0);
+    held.remove(&id);
     if let Some(due) = due {
         *next_due = Some(next_due.map_or(due, |d| d.min(due)));
     }
