@@ -10,3 +10,4 @@ pub mod amtp_batch;
 pub mod amtp_txt;
 pub mod http_signature;
 pub mod json;
+pub mod jsonrpc;

@@ -40,6 +40,7 @@ use crate::schemas::Schemas;
 use crate::status_book::StatusBook;
 use crate::storage::{self, OUTBOX_QUEUE, PUSH_QUEUE, TimedStore};
 use crate::workflows::Workflows;
+use crate::ws::Sessions;
 
 /// How often agents' `last_active` is written back to the store.
 const ACTIVITY_FLUSH_EVERY: Duration = Duration::from_secs(60);
@@ -71,6 +72,7 @@ pub struct App {
     pub(crate) messaging: Arc<Messaging>,
     pub(crate) federation: Arc<Federation>,
     pub(crate) workflows: Arc<Workflows>,
+    pub(crate) sessions: Arc<Sessions>,
     shutdown: CancellationToken,
     tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
     stopped: tokio::sync::Mutex<bool>,
@@ -315,6 +317,7 @@ impl App {
             messaging,
             federation,
             workflows,
+            sessions: Arc::new(Sessions::new(config.websocket.clone(), shutdown.clone())),
             shutdown,
             tasks: parking_lot::Mutex::new(tasks),
             stopped: tokio::sync::Mutex::new(false),
@@ -337,6 +340,8 @@ impl App {
             return;
         }
         self.begin_shutdown();
+        // Sessions close (1001) before the services they use stop.
+        self.sessions.close_all(crate::ws::CLOSE_WAIT).await;
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock());
         for t in tasks {
             if let Err(e) = t.await {

@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod messaging;
 pub mod metrics;
 pub mod paging;
+mod presence;
 pub mod schemas;
 mod secrets;
 pub mod server;
@@ -30,5 +31,6 @@ mod status_book;
 pub mod storage;
 pub mod telemetry;
 pub mod workflows;
+pub mod ws;
 
 pub use app::App;

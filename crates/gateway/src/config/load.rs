@@ -1091,6 +1091,54 @@ fn validate(
         }
     }
 
+    // websocket.*
+    let w = &c.websocket;
+    for (key, value) in [
+        ("websocket.auth_timeout", w.auth_timeout),
+        ("websocket.ping_interval", w.ping_interval),
+        ("websocket.ping_timeout", w.ping_timeout),
+    ] {
+        if value.is_zero() {
+            bad(key, "0s".into(), "must be greater than zero".into());
+        }
+    }
+    for (key, value, max) in [
+        (
+            "websocket.max_frame_size",
+            w.max_frame_size,
+            MAX_MESSAGE_SIZE,
+        ),
+        (
+            "websocket.max_connections",
+            w.max_connections,
+            MAX_CONNECTIONS,
+        ),
+        (
+            "websocket.max_connections_per_address",
+            w.max_connections_per_address,
+            MAX_CONNECTIONS,
+        ),
+        ("websocket.max_unacked", w.max_unacked, 65_536),
+        ("websocket.outbound_queue", w.outbound_queue, 1_048_576),
+    ] {
+        if value == 0 || value > max {
+            bad(
+                key,
+                value.to_string(),
+                format!("must be between 1 and {max}"),
+            );
+        }
+    }
+    for (i, origin) in w.allowed_origins.iter().enumerate() {
+        if origin.trim().is_empty() || origin.trim() != origin {
+            bad(
+                &format!("websocket.allowed_origins[{i}]"),
+                q(origin),
+                "an origin such as https://app.example.com, without spaces".into(),
+            );
+        }
+    }
+
     if !c.tls.enabled && !c.server.listen.ip().is_loopback() && out.is_empty() {
         warnings.push(format!(
             "serving plain HTTP on {}: terminate TLS in front of it, or set tls.cert_file and \

@@ -502,12 +502,54 @@ impl Default for OutboundConfig {
     }
 }
 
-/// `websocket.*`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// `websocket.*`: real-time sessions at `/ws` (`docs/protocols/websocket.md`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSocketConfig {
+    /// How long a new session may take to authenticate (native) or register (ioap).
+    #[serde(with = "humantime_serde")]
+    pub auth_timeout: Duration,
+    /// Largest frame (message) accepted from a client, in bytes.
+    pub max_frame_size: usize,
+    /// WebSocket sessions open at once, in all.
+    pub max_connections: usize,
+    /// WebSocket sessions open at once from one IP address.
+    pub max_connections_per_address: usize,
+    /// Frames one identity may send per second (both dialects); `0` for no limit.
+    pub max_messages_per_second: u32,
+    /// Messages pushed to a native session and not yet acknowledged, at most.
+    pub max_unacked: usize,
+    /// Frames queued for one connection before it counts as a slow consumer.
+    pub outbound_queue: usize,
+    /// `Origin` values allowed to open sessions; empty allows any (requests without an
+    /// `Origin`, from non-browser clients, are always allowed).
+    pub allowed_origins: Vec<String>,
+    /// How often the server pings an idle session.
+    #[serde(with = "humantime_serde")]
+    pub ping_interval: Duration,
+    /// How long a ping may stay unanswered before the session is closed.
+    #[serde(with = "humantime_serde")]
+    pub ping_timeout: Duration,
     /// The AIConexus `ioap.v1` edge.
     pub ioap: IoapConfig,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            auth_timeout: Duration::from_secs(10),
+            max_frame_size: 1024 * 1024,
+            max_connections: 100_000,
+            max_connections_per_address: 10_000,
+            max_messages_per_second: 1_000,
+            max_unacked: 256,
+            outbound_queue: 1_024,
+            allowed_origins: Vec::new(),
+            ping_interval: Duration::from_secs(20),
+            ping_timeout: Duration::from_secs(20),
+            ioap: IoapConfig::default(),
+        }
+    }
 }
 
 /// `websocket.ioap.*`.

@@ -97,6 +97,12 @@ pub enum ApiError {
     /// A handler panicked.
     #[error("internal error")]
     Panicked,
+    /// A WebSocket upgrade from an `Origin` not in `websocket.allowed_origins`.
+    #[error("this Origin may not open WebSocket sessions")]
+    OriginNotAllowed,
+    /// A request to `/ws` that is not a valid WebSocket upgrade.
+    #[error("this route takes WebSocket upgrades only: {0}")]
+    UpgradeRequired(String),
 }
 
 /// An error to render, attached to the response for the edge middleware.
@@ -236,6 +242,8 @@ impl ApiError {
             // 503 rather than 408: the client did nothing wrong and may retry.
             ApiError::Timeout => (S::SERVICE_UNAVAILABLE, "REQUEST_TIMEOUT"),
             ApiError::Panicked => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+            ApiError::OriginNotAllowed => (S::FORBIDDEN, "ORIGIN_NOT_ALLOWED"),
+            ApiError::UpgradeRequired(_) => (S::UPGRADE_REQUIRED, "UPGRADE_REQUIRED"),
         }
     }
 

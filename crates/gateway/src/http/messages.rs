@@ -192,7 +192,7 @@ fn answer(submission: &Submission) -> Response {
 }
 
 /// The status and body answering an accepted submission.
-fn submitted(submission: &Submission) -> (StatusCode, SubmitResponse<'_>) {
+pub(crate) fn submitted(submission: &Submission) -> (StatusCode, SubmitResponse<'_>) {
     let status = if submission.pending() {
         StatusCode::ACCEPTED
     } else {
@@ -209,7 +209,7 @@ fn submitted(submission: &Submission) -> (StatusCode, SubmitResponse<'_>) {
 
 /// The answer to a submission.
 #[derive(Serialize)]
-struct SubmitResponse<'a> {
+pub(crate) struct SubmitResponse<'a> {
     message_id: &'a MessageId,
     status: &'static str,
     recipients: &'a [RecipientOutcome],

@@ -29,6 +29,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
 use error::ApiError;
+pub(crate) use messages::submitted;
 
 /// Route templates, as routed and as labelled in metrics.
 const AGENTS: &str = "/v1/admin/agents";
@@ -54,7 +55,8 @@ const FEDERATION_BATCH: &str = crate::federation::batch::BATCH_PATH;
 const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
-const ROUTES: [&str; 23] = [
+const WS: &str = "/ws";
+const ROUTES: [&str; 24] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
@@ -78,6 +80,7 @@ const ROUTES: [&str; 23] = [
     HEALTH,
     READY,
     METRICS,
+    WS,
 ];
 
 /// The metrics label of a matched route template (`unmatched` for none).
@@ -123,6 +126,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(HEALTH, get(ops::health))
         .route(READY, get(ops::ready))
         .route(METRICS, get(ops::metrics))
+        .route(WS, get(crate::ws::upgrade))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))

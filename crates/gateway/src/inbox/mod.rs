@@ -285,6 +285,34 @@ impl Inbox {
         }
     }
 
+    /// Up to `limit` items of `address`'s inbox after sequence number `after`, waiting
+    /// until there is at least one; empty only when `stop` or the gateway's shutdown
+    /// ends the wait. What live sessions read their deliveries with.
+    pub(crate) async fn wait_items(
+        &self,
+        address: &Address,
+        after: Option<u64>,
+        limit: usize,
+        stop: &CancellationToken,
+    ) -> Result<Vec<QueueItem>, StorageFailure> {
+        let queue = inbox_queue(address);
+        let subscription = self.waiters.subscribe(&queue);
+        loop {
+            let notified = subscription.notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let items = self.store.list(&queue, after, limit).await?;
+            if !items.is_empty() || stop.is_cancelled() || self.shutdown.is_cancelled() {
+                return Ok(items);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = stop.cancelled() => {}
+                _ = self.shutdown.cancelled() => {}
+            }
+        }
+    }
+
     /// Wakes readers long-polling the inbox queue `queue`.
     pub(crate) fn wake_queue(&self, queue: &str) {
         self.waiters.wake(queue);

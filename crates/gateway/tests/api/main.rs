@@ -13,4 +13,6 @@ mod push;
 mod recovery;
 mod schemas;
 mod support;
+mod websocket;
 mod workflows;
+mod ws_client;

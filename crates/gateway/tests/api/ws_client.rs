@@ -1,0 +1,191 @@
+//! A WebSocket test client: connect with chosen subprotocols, read JSON frames with a
+//! bound, call JSON-RPC methods, observe how the server closes.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::Gateway;
+
+/// How long a test waits for one frame.
+pub const FRAME_WAIT: Duration = Duration::from_secs(5);
+
+/// A connected client.
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The subprotocol the server selected.
+    pub protocol: Option<String>,
+    next_id: u64,
+    /// Notifications received while waiting for responses.
+    pub notifications: Vec<Value>,
+}
+
+/// The request for `/ws` offering `protocols`, with extra headers.
+pub fn request(
+    g: &Gateway,
+    protocols: &[&str],
+    headers: &[(&str, &str)],
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let url = format!("{}/ws", g.url.replace("http://", "ws://"));
+    let mut req = url.into_client_request().unwrap();
+    if !protocols.is_empty() {
+        req.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(&protocols.join(", ")).unwrap(),
+        );
+    }
+    for (k, v) in headers {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName = k.parse().unwrap();
+        req.headers_mut()
+            .insert(name, HeaderValue::from_str(v).unwrap());
+    }
+    req
+}
+
+impl Ws {
+    /// Connects offering `protocols`.
+    pub async fn connect(g: &Gateway, protocols: &[&str]) -> Ws {
+        Ws::connect_request(request(g, protocols, &[]))
+            .await
+            .expect("WebSocket handshake")
+    }
+
+    /// Connects with a prepared request.
+    pub async fn connect_request(
+        req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Ws, Error> {
+        let (stream, resp) = tokio_tungstenite::connect_async(req).await?;
+        let protocol = resp
+            .headers()
+            .get("sec-websocket-protocol")
+            .map(|v| v.to_str().unwrap().to_string());
+        Ok(Ws {
+            stream,
+            protocol,
+            next_id: 1,
+            notifications: Vec::new(),
+        })
+    }
+
+    /// Connects natively, reads the welcome and authenticates with `key`.
+    pub async fn agent(g: &Gateway, key: &str) -> Ws {
+        let mut ws = Ws::connect(g, &["agentgate.v1"]).await;
+        let welcome = ws.next_json().await;
+        assert_eq!(welcome["method"], "welcome", "{welcome}");
+        let auth = ws.call("auth", json!({ "api_key": key })).await;
+        assert!(auth.get("result").is_some(), "{auth}");
+        ws
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.stream
+            .send(Message::Text(text.into().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Sends a JSON value as a text frame.
+    pub async fn send_json(&mut self, v: &Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    /// The next text frame as JSON (panics on a close or after [`FRAME_WAIT`]).
+    pub async fn next_json(&mut self) -> Value {
+        match self.next_frame(FRAME_WAIT).await {
+            Some(v) => v,
+            None => panic!("no frame within {FRAME_WAIT:?}"),
+        }
+    }
+
+    /// The next text frame as JSON within `wait`; `None` if none came.
+    pub async fn next_frame(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?;
+            match m {
+                Some(Ok(Message::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(c))) => panic!("closed by the server: {c:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("read failed: {e}"),
+                None => panic!("the stream ended"),
+            }
+        }
+    }
+
+    /// Calls `method` and returns its response, keeping notifications that arrive
+    /// before it.
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        loop {
+            let v = self.next_json().await;
+            if v.get("id") == Some(&json!(id)) {
+                return v;
+            }
+            if v.get("method").is_some() && v.get("id").is_none() {
+                self.notifications.push(v);
+            } else {
+                panic!("unexpected frame while waiting for response {id}: {v}");
+            }
+        }
+    }
+
+    /// The next notification of `method` (from those kept or from the socket).
+    pub async fn notification(&mut self, method: &str) -> Value {
+        if let Some(i) = self
+            .notifications
+            .iter()
+            .position(|n| n["method"] == method)
+        {
+            return self.notifications.remove(i);
+        }
+        loop {
+            let v = self.next_json().await;
+            if v["method"] == method {
+                return v;
+            }
+            self.notifications.push(v);
+        }
+    }
+
+    /// Reads until the server closes; the close code (panics after [`FRAME_WAIT`]).
+    pub async fn closed(&mut self) -> u16 {
+        let deadline = tokio::time::Instant::now() + FRAME_WAIT;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("the server did not close in time");
+            match m {
+                Some(Ok(Message::Close(Some(c)))) => return u16::from(c.code),
+                Some(Ok(Message::Close(None))) => return u16::from(CloseCode::Status),
+                Some(Ok(Message::Text(t))) => {
+                    self.notifications.push(serde_json::from_str(&t).unwrap())
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("no close frame: {e}"),
+                None => panic!("the stream ended without a close frame"),
+            }
+        }
+    }
+
+    /// Closes from this side (1000).
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
+    }
+}
