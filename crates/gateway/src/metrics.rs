@@ -30,6 +30,30 @@ struct HttpLabels {
     status: u16,
 }
 
+/// Labels of a WebSocket close.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    code: u16,
+}
+
+/// A WebSocket dialect, as a metrics label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DialectLabel {
+    Native,
+    Ioap,
+}
+
+impl DialectLabel {
+    const ALL: [DialectLabel; 2] = [DialectLabel::Native, DialectLabel::Ioap];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            DialectLabel::Native => "agentgate.v1",
+            DialectLabel::Ioap => "ioap.v1",
+        }
+    }
+}
+
 /// Labels of the HTTP latency histogram.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -165,6 +189,10 @@ pub struct Metrics {
     amtp_in_flight: Gauge,
     amtp_delivery_duration: [Histogram; 3],
     amtp_errors: Family<Labels1, Counter>,
+    ws_connections: Gauge,
+    ws_sessions: [Gauge; 2],
+    ws_frames: [Counter; 2],
+    ws_closes: Family<CloseLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -200,6 +228,14 @@ impl Metrics {
         let amtp_delivery_family: HistogramFamily<Labels1> =
             Family::new_with_constructor(delivery_histogram);
         let amtp_errors = Family::<Labels1, Counter>::default();
+        let ws_connections = Gauge::default();
+        let ws_session_family = Family::<Labels1, Gauge>::default();
+        let ws_frame_family = Family::<Labels1, Counter>::default();
+        let ws_closes = Family::<CloseLabels, Counter>::default();
+        let ws_sessions = DialectLabel::ALL
+            .map(|d| ws_session_family.get_or_create_owned(&[("dialect", d.as_str())]));
+        let ws_frames = DialectLabel::ALL
+            .map(|d| ws_frame_family.get_or_create_owned(&[("dialect", d.as_str())]));
 
         let delivered = [
             delivered_family.get_or_create_owned(&[("mode", "pull")]),
@@ -298,6 +334,27 @@ impl Metrics {
             amtp_errors.clone(),
         );
 
+        registry.register(
+            "agentgate_websocket_connections",
+            "WebSocket connections open (authenticated or not)",
+            ws_connections.clone(),
+        );
+        registry.register(
+            "agentgate_websocket_sessions",
+            "Identities holding a WebSocket session, by dialect",
+            ws_session_family,
+        );
+        registry.register(
+            "agentgate_websocket_frames_received",
+            "Text frames received on WebSocket sessions, by dialect",
+            ws_frame_family,
+        );
+        registry.register(
+            "agentgate_websocket_closes",
+            "WebSocket sessions the gateway closed, by close code",
+            ws_closes.clone(),
+        );
+
         Metrics {
             registry,
             http_requests,
@@ -314,7 +371,28 @@ impl Metrics {
             amtp_in_flight,
             amtp_delivery_duration,
             amtp_errors,
+            ws_connections,
+            ws_sessions,
+            ws_frames,
+            ws_closes,
         }
+    }
+
+    /// Sets the WebSocket gauges: connections open, sessions per dialect.
+    pub(crate) fn websocket_gauges(&self, connections: usize, native: usize, ioap: usize) {
+        self.ws_connections.set(connections as i64);
+        self.ws_sessions[0].set(native as i64);
+        self.ws_sessions[1].set(ioap as i64);
+    }
+
+    /// Counts a text frame received on a `dialect` session.
+    pub(crate) fn websocket_frame(&self, dialect: DialectLabel) {
+        self.ws_frames[dialect as usize].inc();
+    }
+
+    /// Counts a session the gateway closed with `code`.
+    pub(crate) fn websocket_close(&self, code: u16) {
+        self.ws_closes.get_or_create(&CloseLabels { code }).inc();
     }
 
     /// The OpenMetrics text exposition of every metric.

@@ -13,9 +13,20 @@ use super::extract;
 use super::views::json;
 use crate::app::App;
 
-/// `GET /health`: the process is up.
-pub(crate) async fn health() -> Response {
-    json(StatusCode::OK, &json!({ "status": "ok" }))
+/// `GET /health`: the process is up. The body carries the keys both reference
+/// gateways' health checks read: `status` (`healthy`), `healthy`, `timestamp`, and the
+/// AIConexus gateway's `connected_agents` (identities holding a WebSocket session).
+pub(crate) async fn health(State(app): State<Arc<App>>) -> Response {
+    json(
+        StatusCode::OK,
+        &json!({
+            "status": "healthy",
+            "healthy": true,
+            "version": env!("CARGO_PKG_VERSION"),
+            "timestamp": crate::clock::now(),
+            "connected_agents": app.sessions.connected(),
+        }),
+    )
 }
 
 /// `GET /ready`: the store answers and the gateway is not shutting down.
@@ -52,6 +63,9 @@ pub(crate) async fn metrics(
             return Err(AuthError::InvalidAdminKey.into());
         }
     }
+    let sessions = &app.sessions;
+    app.metrics
+        .websocket_gauges(sessions.open(), sessions.native.len(), sessions.ioap.len());
     Ok((
         StatusCode::OK,
         [(

@@ -12,6 +12,7 @@
 //! Closing ([`Conn::close`]) sends what is already queued, then the close frame, within
 //! [`CLOSE_GRACE`]; a peer that does not read by then is cut off.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::metrics::{DialectLabel, Metrics};
 use crate::presence::CloseReason;
 
 /// Frames fed to the socket before one flush.
@@ -92,6 +94,14 @@ pub(crate) struct Liveness {
     pub ping_timeout: Duration,
 }
 
+/// Where a connection counts its frames and closes.
+pub(crate) struct Counting {
+    /// The gateway's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The session's dialect.
+    pub dialect: DialectLabel,
+}
+
 /// An open connection.
 pub(crate) struct Conn {
     stream: SplitStream<WebSocket>,
@@ -102,11 +112,17 @@ pub(crate) struct Conn {
     last_seen: Instant,
     check: Interval,
     silence: Duration,
+    counting: Counting,
 }
 
 impl Conn {
     /// Starts the writer of `socket`, with a queue of `queue` frames.
-    pub(crate) fn open(socket: WebSocket, queue: usize, live: Liveness) -> Conn {
+    pub(crate) fn open(
+        socket: WebSocket,
+        queue: usize,
+        live: Liveness,
+        counting: Counting,
+    ) -> Conn {
         let (sink, stream) = socket.split();
         let (out, frames) = mpsc::channel(queue);
         let (kill, killed) = oneshot::channel();
@@ -121,6 +137,7 @@ impl Conn {
             last_seen: Instant::now(),
             check,
             silence: live.ping_interval + live.ping_timeout,
+            counting,
         }
     }
 
@@ -138,7 +155,10 @@ impl Conn {
             };
             self.last_seen = Instant::now();
             match received {
-                Some(Ok(Message::Text(t))) => return Inbound::Text(t),
+                Some(Ok(Message::Text(t))) => {
+                    self.counting.metrics.websocket_frame(self.counting.dialect);
+                    return Inbound::Text(t);
+                }
                 Some(Ok(Message::Binary(_))) => return Inbound::Fault(CloseReason::BINARY),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => return Inbound::Gone,
@@ -150,6 +170,7 @@ impl Conn {
     /// Sends what is queued, then a close frame with `reason`, and waits (bounded) for
     /// the writer to finish.
     pub(crate) async fn close(mut self, reason: CloseReason) {
+        self.counting.metrics.websocket_close(reason.code);
         if let Some(kill) = self.kill.take() {
             let _ = kill.send(CloseFrame {
                 code: reason.code,

@@ -27,8 +27,9 @@ use tokio_util::task::TaskTracker;
 use crate::app::App;
 use crate::config::WebSocketConfig;
 use crate::http::error::ApiError;
+use crate::metrics::DialectLabel;
 use crate::presence::{CloseReason, Registry};
-use conn::{Conn, Liveness};
+use conn::{Conn, Counting, Liveness};
 use limits::Admission;
 
 /// How long shutdown waits for sessions to close.
@@ -133,6 +134,11 @@ impl Sessions {
         self.admission.open()
     }
 
+    /// Identities holding a session, in both dialects.
+    pub(crate) fn connected(&self) -> usize {
+        self.native.len() + self.ioap.len()
+    }
+
     /// Closes every session (1001) and waits up to `grace` for them to end.
     pub(crate) async fn close_all(&self, grace: std::time::Duration) {
         self.native.close_all(CloseReason::GOING_AWAY);
@@ -175,6 +181,13 @@ pub(crate) async fn upgrade(
                 socket,
                 app.sessions.settings.outbound_queue,
                 app.sessions.liveness(),
+                Counting {
+                    metrics: app.metrics.clone(),
+                    dialect: match dialect {
+                        Dialect::Native => DialectLabel::Native,
+                        Dialect::Ioap => DialectLabel::Ioap,
+                    },
+                },
             );
             let Ok(place) = admitted else {
                 conn.close(CloseReason::TRY_AGAIN_LATER).await;

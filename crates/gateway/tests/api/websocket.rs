@@ -238,6 +238,9 @@ async fn the_newest_session_wins_and_presence_follows_the_holder() {
 
         let second = Ws::agent(&g, &bob).await;
         assert_eq!(first.closed().await, 4000);
+        let (_, health) = call(g.req(Method::GET, "/health")).await;
+        assert_eq!(health["status"], "healthy");
+        assert_eq!(health["connected_agents"], 2, "{health}");
         // The replaced session's end does not take bob offline.
         let list = watcher.call("presence.list", json!({})).await;
         let agents: Vec<&str> = list["result"]["agents"]
@@ -364,6 +367,19 @@ async fn connections_over_the_limits_are_closed_with_1013() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut d = Ws::connect(&g, &[]).await;
         assert_eq!(d.next_json().await["method"], "welcome");
+        let text = g
+            .admin(Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("agentgate_websocket_closes_total{code=\"1013\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("agentgate_websocket_connections 2"), "{text}");
     })
     .await;
 }
