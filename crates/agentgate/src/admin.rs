@@ -79,6 +79,10 @@ pub struct RegisterArgs {
     /// Supported schema id or `prefix.*` (repeatable).
     #[arg(long = "schema", value_name = "ID")]
     pub schemas: Vec<String>,
+    /// Ed25519 key the agent may authenticate WebSocket sessions with, as a standard
+    /// `did:key` (repeatable).
+    #[arg(long = "public-key", value_name = "DID")]
+    pub public_keys: Vec<String>,
 }
 
 /// Arguments of `admin agent list`.
@@ -202,6 +206,9 @@ pub fn register_body(a: &RegisterArgs) -> Result<Value, ClientError> {
     }
     if !a.schemas.is_empty() {
         body.insert("supported_schemas".into(), json!(a.schemas));
+    }
+    if !a.public_keys.is_empty() {
+        body.insert("public_keys".into(), json!(a.public_keys));
     }
     Ok(Value::Object(body))
 }
@@ -358,6 +365,9 @@ pub fn describe_agent(agent: &Value) -> String {
         line("headers:", list.join(", "));
     }
     line("schemas:", cell(agent.get("supported_schemas"), 500));
+    if agent.get("public_keys").is_some() {
+        line("public keys:", cell(agent.get("public_keys"), 1000));
+    }
     if let Some(r) = agent.get("requires_schema") {
         line("requires schema:", cell(Some(r), 10));
     }

@@ -49,6 +49,10 @@ pub struct Agent {
     pub supported_schemas: Vec<String>,
     /// Hex SHA-256 of the agent's API key.
     pub api_key_hash: String,
+    /// Ed25519 keys the agent may prove itself with (WebSocket sessions), as standard
+    /// `did:key` identifiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<String>,
     /// HMAC key for push signatures (push mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
@@ -90,6 +94,7 @@ mod tests {
             headers: BTreeMap::new(),
             supported_schemas: schemas.iter().map(|s| s.to_string()).collect(),
             api_key_hash: String::new(),
+            public_keys: Vec::new(),
             webhook_secret: None,
             created_at: Timestamp(0),
             last_active: last.map(Timestamp),

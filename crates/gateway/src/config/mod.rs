@@ -558,15 +558,19 @@ impl Default for WebSocketConfig {
 pub struct IoapConfig {
     /// `compat` (default) or `strict`.
     pub mode: IoapMode,
+    /// Relay `INTENT`, `EXEC_REQUEST` and `EXEC_RESPONSE` frames (otherwise refused).
+    pub relay_exec: bool,
+    /// Serve `GET /agents` without the admin key, as the reference gateway does.
+    pub public_agents: bool,
 }
 
 /// How faithfully the `ioap.v1` edge reproduces legacy quirks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IoapMode {
-    /// Accept what the reference clients send.
+    /// Serve the reference clients as they are: a signed REGISTER proves the DID.
     #[default]
     Compat,
-    /// Reject anything outside the specification.
+    /// Challenge–response registration with standard DIDs only, for every ioap session.
     Strict,
 }

@@ -71,6 +71,9 @@ pub enum DirectoryError {
     /// A schema entry is malformed.
     #[error("{0}")]
     InvalidSchema(String),
+    /// A public key is not a standard Ed25519 `did:key`, or is listed twice.
+    #[error("{0}")]
+    InvalidPublicKey(String),
     /// The agent is already registered.
     #[error("agent {0} is already registered")]
     AgentExists(String),
@@ -121,6 +124,9 @@ pub struct RegisterRequest {
     /// Schema ids or `prefix.*` wildcards accepted; empty accepts anything.
     #[serde(default)]
     pub supported_schemas: Option<Vec<String>>,
+    /// Ed25519 keys (standard `did:key`) the agent may authenticate sessions with.
+    #[serde(default)]
+    pub public_keys: Option<Vec<String>>,
 }
 
 /// Activity of one agent, shared by every version of its cached entry.
@@ -334,6 +340,33 @@ impl Directory {
         Some(entry)
     }
 
+    /// The agent at `address` if `did` is one of its registered keys and `signature`
+    /// (64 bytes) is that key's Ed25519 signature of `message`; records its activity.
+    pub(crate) fn prove(
+        &self,
+        address: &str,
+        did: &str,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Option<Arc<AgentEntry>> {
+        let address = Address::parse(address).ok()?;
+        if address.domain() != &self.domain {
+            return None;
+        }
+        let entry = self.lookup(address.local())?;
+        let key = agentgate_codec::did_key::parse(did).ok()?;
+        if !entry.agent.public_keys.contains(&key.to_did()) {
+            return None;
+        }
+        let signature = ed25519_dalek::Signature::from_slice(signature).ok()?;
+        ed25519_dalek::VerifyingKey::from_bytes(&key.key)
+            .ok()?
+            .verify_strict(message, &signature)
+            .ok()?;
+        entry.touch(clock::now());
+        Some(entry)
+    }
+
     /// Parses `name` or `name@domain` (our domain) into an agent name.
     pub(crate) fn parse_name(&self, text: &str) -> Result<AgentName, DirectoryError> {
         if text.contains('@') {
@@ -402,6 +435,8 @@ impl Directory {
         validate::check_headers(&headers).map_err(DirectoryError::InvalidHeaders)?;
         let supported_schemas = req.supported_schemas.unwrap_or_default();
         validate::check_schemas(&supported_schemas).map_err(DirectoryError::InvalidSchema)?;
+        let public_keys = validate::check_public_keys(req.public_keys.unwrap_or_default())
+            .map_err(DirectoryError::InvalidPublicKey)?;
         Ok(Agent {
             address: Address::new(name, &self.domain),
             delivery_mode,
@@ -409,6 +444,7 @@ impl Directory {
             headers,
             supported_schemas,
             api_key_hash: String::new(),
+            public_keys,
             webhook_secret: None,
             created_at: clock::now(),
             last_active: None,

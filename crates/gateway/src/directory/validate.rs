@@ -177,6 +177,35 @@ pub(crate) fn check_schemas(schemas: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Most entries in `public_keys`.
+pub(crate) const MAX_PUBLIC_KEYS: usize = 8;
+
+/// Checks a `public_keys` list: each entry a standard Ed25519 `did:key` (the legacy
+/// AIConexus form is refused: other resolvers do not read it), none twice. Returns the
+/// keys in their canonical text.
+pub(crate) fn check_public_keys(keys: Vec<String>) -> Result<Vec<String>, String> {
+    use agentgate_codec::did_key::{self, DidForm};
+    if keys.len() > MAX_PUBLIC_KEYS {
+        return Err(format!("at most {MAX_PUBLIC_KEYS} public_keys are allowed"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    for k in keys {
+        let parsed = did_key::parse(&k).map_err(|e| format!("public key {k:?}: {e}"))?;
+        if parsed.form != DidForm::Standard {
+            return Err(format!(
+                "public key {k:?} is in the legacy z6Mk form; give the standard did:key \
+                 (multicodec ed25519-pub)"
+            ));
+        }
+        let canonical = parsed.to_did();
+        if out.contains(&canonical) {
+            return Err(format!("public key {k:?} is listed twice"));
+        }
+        out.push(canonical);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,6 +149,7 @@ impl ApiError {
                 DirectoryError::InvalidPushTarget(_) => (S::BAD_REQUEST, "INVALID_PUSH_TARGET"),
                 DirectoryError::InvalidHeaders(_) => (S::BAD_REQUEST, "INVALID_HEADERS"),
                 DirectoryError::InvalidSchema(_) => (S::BAD_REQUEST, "INVALID_SCHEMA"),
+                DirectoryError::InvalidPublicKey(_) => (S::BAD_REQUEST, "INVALID_PUBLIC_KEY"),
                 DirectoryError::InvalidQuery(_) => (S::BAD_REQUEST, "INVALID_QUERY"),
                 DirectoryError::AgentExists(_) => (S::CONFLICT, "AGENT_EXISTS"),
                 DirectoryError::AgentNotFound(_) => (S::NOT_FOUND, "AGENT_NOT_FOUND"),

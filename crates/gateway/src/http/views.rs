@@ -33,6 +33,8 @@ pub(crate) struct AgentView<'a> {
     headers: BTreeMap<&'a str, &'static str>,
     supported_schemas: &'a [String],
     requires_schema: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    public_keys: &'a [String],
     created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_active: Option<Timestamp>,
@@ -48,6 +50,7 @@ impl<'a> AgentView<'a> {
             headers: a.headers.keys().map(|k| (k.as_str(), "***")).collect(),
             supported_schemas: &a.supported_schemas,
             requires_schema: !a.supported_schemas.is_empty(),
+            public_keys: &a.public_keys,
             created_at: a.created_at,
             last_active: e.last_active(),
         }

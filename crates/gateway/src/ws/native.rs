@@ -142,8 +142,22 @@ enum Opening {
     Agent(Arc<AgentEntry>, Box<RawValue>),
 }
 
+/// The bytes a key-authenticating client signs (`docs/protocols/websocket.md`).
+fn auth_message(welcome: &Welcome<'_>, agent: &str, did: &str) -> Vec<u8> {
+    [
+        "agentgate.v1 auth",
+        welcome.domain,
+        &welcome.session_id,
+        &welcome.nonce,
+        agent,
+        did,
+    ]
+    .join("\n")
+    .into_bytes()
+}
+
 /// Handles one frame of an unauthenticated session.
-fn opening(app: &App, text: &str) -> Opening {
+fn opening(app: &App, welcome: &Welcome<'_>, text: &str) -> Opening {
     let request = match jsonrpc::parse_request(text) {
         Ok(r) => r,
         Err(e) => return Opening::Answer(frame_error(&e)),
@@ -177,10 +191,32 @@ fn opening(app: &App, text: &str) -> Opening {
                 "the API key is not valid",
             )),
         },
+        AuthParams {
+            api_key: None,
+            agent: Some(agent),
+            did: Some(did),
+            signature: Some(signature),
+        } => {
+            let proven = URL_SAFE_NO_PAD
+                .decode(signature.as_bytes())
+                .ok()
+                .and_then(|sig| {
+                    let message = auth_message(welcome, &agent, &did);
+                    app.directory.prove(&agent, &did, &message, &sig)
+                });
+            match proven {
+                Some(entry) => Opening::Agent(entry, id.to_owned()),
+                None => Opening::Refuse(refusal(
+                    Some(id),
+                    "AUTHENTICATION_FAILED",
+                    "no registered key of this agent signed this session's challenge",
+                )),
+            }
+        }
         _ => Opening::Refuse(jsonrpc::error_response(
             Some(id),
             jsonrpc::INVALID_PARAMS,
-            "auth takes {\"api_key\"}",
+            "auth takes {\"api_key\"} or {\"agent\", \"did\", \"signature\"}",
             None::<&Value>,
         )),
     }
@@ -233,7 +269,7 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn) {
         {
             return conn.close(CloseReason::RATE_LIMITED).await;
         }
-        match opening(&app, text.as_str()) {
+        match opening(&app, &welcome, text.as_str()) {
             Opening::Answer(frame) if frame.is_empty() => {}
             Opening::Answer(frame) => {
                 if conn.out.send(frame).await.is_err() {

@@ -422,3 +422,84 @@ async fn shutdown_closes_sessions_with_1001() {
     })
     .await;
 }
+
+/// The bytes `docs/protocols/websocket.md` says a key-authenticating client signs.
+fn auth_message(welcome: &Value, agent: &str, did: &str) -> Vec<u8> {
+    let p = &welcome["params"];
+    format!(
+        "agentgate.v1 auth\n{}\n{}\n{}\n{agent}\n{did}",
+        p["domain"].as_str().unwrap(),
+        p["session_id"].as_str().unwrap(),
+        p["nonce"].as_str().unwrap(),
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn an_agent_proves_a_registered_ed25519_key_instead_of_an_api_key() {
+    use agentgate_codec::did_key;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::{Signer, SigningKey};
+    bounded(async {
+        let g = Gateway::start().await;
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let did = did_key::encode_standard(&key.verifying_key().to_bytes());
+        let (s, body) = g
+            .register_with(json!({ "name": "carol", "public_keys": [did] }))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        assert_eq!(body["agent"]["public_keys"], json!([did]), "{body}");
+        let carol = addr("carol");
+
+        let mut ws = Ws::connect(&g, &["agentgate.v1"]).await;
+        let welcome = ws.next_json().await;
+        let sig = key.sign(&auth_message(&welcome, &carol, &did));
+        let r = ws
+            .call(
+                "auth",
+                json!({ "agent": carol, "did": did, "signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()) }),
+            )
+            .await;
+        assert_eq!(r["result"]["agent"], carol, "{r}");
+        ws.close().await;
+
+        // A signature of another session's challenge does not open this one.
+        let mut ws = Ws::connect(&g, &["agentgate.v1"]).await;
+        ws.next_json().await;
+        let r = ws
+            .call(
+                "auth",
+                json!({ "agent": carol, "did": did, "signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()) }),
+            )
+            .await;
+        assert_eq!(error_code(&r), "AUTHENTICATION_FAILED", "{r}");
+        assert_eq!(ws.closed().await, 4001);
+
+        // Nor does a key that is not carol's.
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let other_did = did_key::encode_standard(&other.verifying_key().to_bytes());
+        let mut ws = Ws::connect(&g, &["agentgate.v1"]).await;
+        let welcome = ws.next_json().await;
+        let sig = other.sign(&auth_message(&welcome, &carol, &other_did));
+        let r = ws
+            .call(
+                "auth",
+                json!({ "agent": carol, "did": other_did, "signature": URL_SAFE_NO_PAD.encode(sig.to_bytes()) }),
+            )
+            .await;
+        assert_eq!(error_code(&r), "AUTHENTICATION_FAILED", "{r}");
+
+        // Keys are registered in the standard form only.
+        let legacy = did_key::encode_legacy(&key.verifying_key().to_bytes());
+        let got = g
+            .register_with(json!({ "name": "dave", "public_keys": [legacy] }))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "INVALID_PUBLIC_KEY");
+        let got = g
+            .register_with(json!({ "name": "dave", "public_keys": ["did:key:nope"] }))
+            .await;
+        assert_error(&got, StatusCode::BAD_REQUEST, "INVALID_PUBLIC_KEY");
+    })
+    .await;
+}
