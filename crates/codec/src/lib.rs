@@ -8,6 +8,8 @@
 pub mod amtp;
 pub mod amtp_batch;
 pub mod amtp_txt;
+pub mod did_key;
 pub mod http_signature;
+pub mod ioap;
 pub mod json;
 pub mod jsonrpc;
