@@ -25,31 +25,17 @@ use tokio_util::sync::CancellationToken;
 /// lagged and resynchronises from [`Registry::list`].
 const EVENT_BUFFER: usize = 4_096;
 
-/// Why a session is being closed by the gateway (a WebSocket close code and reason).
+/// A text frame, shared between queues without copying.
+pub(crate) type TextFrame = axum::extract::ws::Utf8Bytes;
+
+/// Why a session is being closed by the gateway (a WebSocket close code and reason);
+/// the codes are in `ws::conn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CloseReason {
     /// The WebSocket close code.
     pub code: u16,
     /// A short reason for the close frame.
     pub reason: &'static str,
-}
-
-impl CloseReason {
-    /// A newer session of the same identity took over.
-    pub const SUPERSEDED: CloseReason = CloseReason {
-        code: 4000,
-        reason: "replaced by a newer session",
-    };
-    /// The connection's outbound queue is full.
-    pub const SLOW_CONSUMER: CloseReason = CloseReason {
-        code: 4003,
-        reason: "slow consumer: outbound queue full",
-    };
-    /// The gateway is shutting down.
-    pub const GOING_AWAY: CloseReason = CloseReason {
-        code: 1001,
-        reason: "the gateway is shutting down",
-    };
 }
 
 /// One live session, as the registry and other sessions see it.
@@ -61,14 +47,14 @@ pub(crate) struct Session {
     pub connected_since: Timestamp,
     last_activity: AtomicU64,
     /// Frames to send on this connection (bounded).
-    pub outbound: mpsc::Sender<String>,
+    pub outbound: mpsc::Sender<TextFrame>,
     close: CancellationToken,
     close_reason: Mutex<Option<CloseReason>>,
 }
 
 impl Session {
     /// A session reachable through `outbound`.
-    pub(crate) fn new(id: u64, now: Timestamp, outbound: mpsc::Sender<String>) -> Session {
+    pub(crate) fn new(id: u64, now: Timestamp, outbound: mpsc::Sender<TextFrame>) -> Session {
         Session {
             id,
             connected_since: now,
@@ -191,7 +177,11 @@ impl<K: Clone + Eq + Hash> Registry<K> {
     }
 
     /// The session holding `identity`.
-    pub(crate) fn get(&self, identity: &K) -> Option<Arc<Session>> {
+    pub(crate) fn get<Q>(&self, identity: &Q) -> Option<Arc<Session>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.sessions.read().get(identity).cloned()
     }
 

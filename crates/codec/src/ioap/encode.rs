@@ -139,6 +139,42 @@ pub fn challenge_frame(c: &ChallengeFrame<'_>) -> String {
     )
 }
 
+/// A strict-mode REGISTERED: the gateway accepted the agent's REGISTER.
+#[derive(Clone, Copy, Debug)]
+pub struct RegisteredFrame<'a> {
+    /// A fresh frame id.
+    pub id: &'a str,
+    /// The gateway's DID.
+    pub gateway_did: &'a str,
+    /// The agent's DID, now bound to the connection.
+    pub agent_did: &'a str,
+    /// The connection's name, as in the CHALLENGE.
+    pub connection_id: &'a str,
+    /// The REGISTER's `id`.
+    pub register_id: &'a str,
+    /// When the frame is written.
+    pub at: Timestamp,
+}
+
+/// Writes a REGISTERED frame: payload `{"did": agent DID, "connection_id": …}`.
+pub fn registered_frame(r: &RegisteredFrame<'_>) -> String {
+    let mut payload = String::with_capacity(128);
+    payload.push_str("{\"did\":");
+    dump_str(&mut payload, r.agent_did);
+    payload.push_str(",\"connection_id\":");
+    dump_str(&mut payload, r.connection_id);
+    payload.push('}');
+    envelope(
+        r.id,
+        Some(r.register_id),
+        r.at,
+        r.gateway_did,
+        r.agent_did,
+        ServerType::Registered.as_str(),
+        &payload,
+    )
+}
+
 /// A nonce as a CHALLENGE carries it: unpadded base64url (43 characters).
 pub fn encode_nonce(nonce: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(nonce)

@@ -724,3 +724,25 @@ proptest! {
         prop_assert_eq!(&payload["sdp"], sdp.as_str());
     }
 }
+
+#[test]
+fn registered_names_the_agent_and_answers_its_register() {
+    let text = registered_frame(&RegisteredFrame {
+        id: "r-1",
+        gateway_did: "did:key:z6MkGateway",
+        agent_did: "did:key:z6MkAgent",
+        connection_id: "conn-7",
+        register_id: "reg-1",
+        at: T,
+    });
+    assert_eq!(
+        text,
+        r#"{"id":"r-1","correlation_id":"reg-1","timestamp":"2026-11-22T17:55:12.942000Z","from":"did:key:z6MkGateway","to":"did:key:z6MkAgent","type":"REGISTERED","payload":{"did":"did:key:z6MkAgent","connection_id":"conn-7"},"version":"1.0","signature":""}"#
+    );
+    let frame = parse_frame_strict(&text).unwrap();
+    assert_eq!(
+        frame.frame_type(),
+        FrameType::Server(ServerType::Registered)
+    );
+    assert!(parse_frame(&text).is_err());
+}

@@ -82,6 +82,11 @@ pub(crate) struct ActiveKey {
 }
 
 impl ActiveKey {
+    /// The 32-byte public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
     /// The Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()

@@ -17,6 +17,7 @@ mod federation;
 mod inbox;
 mod messages;
 mod ops;
+mod presence;
 mod views;
 
 use std::sync::Arc;
@@ -56,7 +57,8 @@ const HEALTH: &str = "/health";
 const READY: &str = "/ready";
 const METRICS: &str = "/metrics";
 const WS: &str = "/ws";
-const ROUTES: [&str; 24] = [
+const IOAP_AGENTS: &str = "/agents";
+const ROUTES: [&str; 25] = [
     AGENTS,
     AGENT,
     ROTATE_KEY,
@@ -81,6 +83,7 @@ const ROUTES: [&str; 24] = [
     READY,
     METRICS,
     WS,
+    IOAP_AGENTS,
 ];
 
 /// The metrics label of a matched route template (`unmatched` for none).
@@ -127,6 +130,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route(READY, get(ops::ready))
         .route(METRICS, get(ops::metrics))
         .route(WS, get(crate::ws::upgrade))
+        .route(IOAP_AGENTS, get(presence::agents))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panicked))

@@ -23,15 +23,55 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::metrics::{DialectLabel, Metrics};
-use crate::presence::CloseReason;
+use crate::presence::{CloseReason, TextFrame};
 
 /// Frames fed to the socket before one flush.
 const WRITE_BATCH: usize = 64;
 /// How long closing may take: queued frames, the close frame, the peer's answer.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Close reasons raised by the transport itself.
+/// Every reason the gateway closes a session for (`docs/protocols/websocket.md`).
 impl CloseReason {
+    /// A newer session of the same identity took over.
+    pub const SUPERSEDED: CloseReason = CloseReason {
+        code: 4000,
+        reason: "replaced by a newer session",
+    };
+    /// An authentication (or registration) attempt failed.
+    pub const AUTH_FAILED: CloseReason = CloseReason {
+        code: 4001,
+        reason: "authentication failed",
+    };
+    /// No authentication within `websocket.auth_timeout`.
+    pub const AUTH_TIMEOUT: CloseReason = CloseReason {
+        code: 4002,
+        reason: "not authenticated in time",
+    };
+    /// The connection's outbound queue is full.
+    pub const SLOW_CONSUMER: CloseReason = CloseReason {
+        code: 4003,
+        reason: "slow consumer: outbound queue full",
+    };
+    /// Far over `websocket.max_messages_per_second`.
+    pub const RATE_LIMITED: CloseReason = CloseReason {
+        code: 4029,
+        reason: "too many messages",
+    };
+    /// The gateway is shutting down.
+    pub const GOING_AWAY: CloseReason = CloseReason {
+        code: 1001,
+        reason: "the gateway is shutting down",
+    };
+    /// An ioap first frame that is not a valid REGISTER.
+    pub const POLICY: CloseReason = CloseReason {
+        code: 1008,
+        reason: "the first frame must be a valid REGISTER",
+    };
+    /// The agent asked to unregister.
+    pub const UNREGISTERED: CloseReason = CloseReason {
+        code: 1000,
+        reason: "unregistered",
+    };
     /// A binary frame where only text frames are defined.
     pub const BINARY: CloseReason = CloseReason {
         code: 1003,
@@ -57,20 +97,10 @@ impl CloseReason {
         code: 1011,
         reason: "ping timeout",
     };
-    /// A failure inside the gateway.
-    pub const INTERNAL: CloseReason = CloseReason {
-        code: 1011,
-        reason: "internal error",
-    };
     /// Too many sessions, in all or from this address.
     pub const TRY_AGAIN_LATER: CloseReason = CloseReason {
         code: 1013,
         reason: "too many connections; try again later",
-    };
-    /// An orderly end.
-    pub const NORMAL: CloseReason = CloseReason {
-        code: 1000,
-        reason: "",
     };
 }
 
@@ -106,7 +136,7 @@ pub(crate) struct Counting {
 pub(crate) struct Conn {
     stream: SplitStream<WebSocket>,
     /// Frames to send (bounded).
-    pub out: mpsc::Sender<String>,
+    pub out: mpsc::Sender<TextFrame>,
     kill: Option<oneshot::Sender<CloseFrame>>,
     writer: JoinHandle<()>,
     last_seen: Instant,
@@ -215,7 +245,7 @@ fn fault_of(e: axum::Error) -> Inbound {
 
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut frames: mpsc::Receiver<String>,
+    mut frames: mpsc::Receiver<TextFrame>,
     mut killed: oneshot::Receiver<CloseFrame>,
     ping_every: Duration,
 ) {
@@ -259,13 +289,13 @@ async fn write_loop(
 /// Feeds `first` and what else is queued, up to a batch.
 async fn batch(
     sink: &mut SplitSink<WebSocket, Message>,
-    frames: &mut mpsc::Receiver<String>,
-    first: String,
+    frames: &mut mpsc::Receiver<TextFrame>,
+    first: TextFrame,
 ) -> Result<(), axum::Error> {
-    sink.feed(Message::Text(first.into())).await?;
+    sink.feed(Message::Text(first)).await?;
     for _ in 1..WRITE_BATCH {
         match frames.try_recv() {
-            Ok(f) => sink.feed(Message::Text(f.into())).await?,
+            Ok(f) => sink.feed(Message::Text(f)).await?,
             Err(_) => break,
         }
     }
@@ -279,11 +309,11 @@ async fn send_ping(sink: &mut SplitSink<WebSocket, Message>) -> Result<(), axum:
 /// Sends the frames already queued, then the close frame.
 async fn closing(
     sink: &mut SplitSink<WebSocket, Message>,
-    frames: &mut mpsc::Receiver<String>,
+    frames: &mut mpsc::Receiver<TextFrame>,
     close: CloseFrame,
 ) {
     while let Ok(f) = frames.try_recv() {
-        if sink.feed(Message::Text(f.into())).await.is_err() {
+        if sink.feed(Message::Text(f)).await.is_err() {
             return;
         }
     }

@@ -199,3 +199,59 @@ mod tests {
         }
     }
 }
+
+/// Ids of REGISTER frames seen within the freshness window, so that a captured
+/// REGISTER cannot be replayed while its timestamp is still acceptable.
+#[derive(Debug)]
+pub(crate) struct SeenIds {
+    capacity: usize,
+    seen: Mutex<HashMap<String, u64>>,
+}
+
+impl SeenIds {
+    /// Remembers at most `capacity` ids at once.
+    pub(crate) fn new(capacity: usize) -> SeenIds {
+        SeenIds {
+            capacity,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records `id` until `expires_ms`; `false` if it is already recorded and not yet
+    /// expired at `now_ms`, or if the table is full of live ids (refusing is the safe
+    /// answer then).
+    pub(crate) fn first_use(&self, id: &str, now_ms: u64, expires_ms: u64) -> bool {
+        let mut seen = self.seen.lock();
+        if let Some(&until) = seen.get(id)
+            && until > now_ms
+        {
+            return false;
+        }
+        if seen.len() >= self.capacity {
+            seen.retain(|_, until| *until > now_ms);
+            if seen.len() >= self.capacity {
+                return false;
+            }
+        }
+        seen.insert(id.to_string(), expires_ms);
+        true
+    }
+}
+
+#[cfg(test)]
+mod seen_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_accepted_once_until_it_expires() {
+        let s = SeenIds::new(2);
+        assert!(s.first_use("a", 0, 100));
+        assert!(!s.first_use("a", 50, 150));
+        assert!(s.first_use("a", 100, 200));
+        assert!(s.first_use("b", 100, 200));
+        // Full of live ids: refused.
+        assert!(!s.first_use("c", 150, 250));
+        // Once they expire there is room again.
+        assert!(s.first_use("c", 200, 300));
+    }
+}

@@ -8,6 +8,7 @@
 //! counters and the settings.
 
 mod conn;
+mod ioap;
 mod limits;
 mod native;
 
@@ -30,23 +31,30 @@ use crate::http::error::ApiError;
 use crate::metrics::DialectLabel;
 use crate::presence::{CloseReason, Registry};
 use conn::{Conn, Counting, Liveness};
-use limits::Admission;
+use limits::{Admission, SeenIds};
 
 /// How long shutdown waits for sessions to close.
 pub(crate) const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Most REGISTER ids remembered against replay (about 40 MB at the limit).
+const REGISTER_IDS: usize = 200_000;
 
 /// The native dialect's subprotocol.
 pub const NATIVE: &str = "agentgate.v1";
 /// The AIConexus dialect's subprotocol.
 pub const IOAP_V1: &str = "ioap.v1";
+/// The AIConexus dialect in strict mode.
+pub const IOAP_V2: &str = "ioap.v2";
 
 /// A session's dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Dialect {
     /// JSON-RPC 2.0, `agentgate.v1`.
     Native,
-    /// AIConexus IoAP v1.
+    /// AIConexus IoAP v1 (compatible mode unless configured strict).
     Ioap,
+    /// IoAP in strict mode.
+    IoapStrict,
 }
 
 /// The dialect for the subprotocols a client offered, in its order of preference, and
@@ -56,6 +64,7 @@ pub(crate) fn choose(offered: &[&str]) -> (Dialect, Option<&'static str>) {
         match *p {
             NATIVE => return (Dialect::Native, Some(NATIVE)),
             IOAP_V1 => return (Dialect::Ioap, Some(IOAP_V1)),
+            IOAP_V2 => return (Dialect::IoapStrict, Some(IOAP_V2)),
             _ => {}
         }
     }
@@ -95,6 +104,8 @@ pub struct Sessions {
     /// ioap sessions, by DID.
     pub(crate) ioap: Registry<String>,
     admission: Arc<Admission>,
+    /// Compatible-mode REGISTER ids within their freshness window.
+    register_ids: SeenIds,
     settings: WebSocketConfig,
     next_id: AtomicU64,
     tracker: TaskTracker,
@@ -111,6 +122,7 @@ impl Sessions {
                 settings.max_connections,
                 settings.max_connections_per_address,
             )),
+            register_ids: SeenIds::new(REGISTER_IDS),
             settings,
             next_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),
@@ -132,6 +144,11 @@ impl Sessions {
     /// Connections open (authenticated or not).
     pub(crate) fn open(&self) -> usize {
         self.admission.open()
+    }
+
+    /// Whether `GET /agents` is served without the admin key.
+    pub(crate) fn public_agents(&self) -> bool {
+        self.settings.ioap.public_agents
     }
 
     /// Identities holding a session, in both dialects.
@@ -185,7 +202,7 @@ pub(crate) async fn upgrade(
                     metrics: app.metrics.clone(),
                     dialect: match dialect {
                         Dialect::Native => DialectLabel::Native,
-                        Dialect::Ioap => DialectLabel::Ioap,
+                        Dialect::Ioap | Dialect::IoapStrict => DialectLabel::Ioap,
                     },
                 },
             );
@@ -195,18 +212,11 @@ pub(crate) async fn upgrade(
             };
             match dialect {
                 Dialect::Native => native::run(app, conn).await,
-                Dialect::Ioap => conn.close(CloseReason::UNSUPPORTED_YET).await,
+                Dialect::Ioap => ioap::run(app, conn, false).await,
+                Dialect::IoapStrict => ioap::run(app, conn, true).await,
             }
             drop(place);
         }))
-}
-
-impl CloseReason {
-    /// A dialect this build does not serve yet.
-    const UNSUPPORTED_YET: CloseReason = CloseReason {
-        code: 1008,
-        reason: "this dialect is not served",
-    };
 }
 
 #[cfg(test)]
@@ -220,6 +230,10 @@ mod tests {
         assert_eq!(choose(&["chat", "x"]), (Dialect::Native, None));
         assert_eq!(choose(&[NATIVE]), (Dialect::Native, Some(NATIVE)));
         assert_eq!(choose(&[IOAP_V1]), (Dialect::Ioap, Some(IOAP_V1)));
+        assert_eq!(
+            choose(&[IOAP_V2, IOAP_V1]),
+            (Dialect::IoapStrict, Some(IOAP_V2))
+        );
         assert_eq!(
             choose(&["chat", IOAP_V1, NATIVE]),
             (Dialect::Ioap, Some(IOAP_V1))

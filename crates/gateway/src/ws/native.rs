@@ -36,7 +36,7 @@ use crate::directory::AgentEntry;
 use crate::http::error::ApiError;
 use crate::inbox::InboxError;
 use crate::messaging::Origin;
-use crate::presence::{CloseReason, Session};
+use crate::presence::{CloseReason, Session, TextFrame};
 
 /// Requests of one session served at once; further frames wait in the socket.
 const MAX_IN_FLIGHT: usize = 64;
@@ -44,24 +44,6 @@ const MAX_IN_FLIGHT: usize = 64;
 const MAX_ACK_IDS: usize = 1_000;
 /// Inbox items read per store round by the pump.
 const PUMP_BATCH: usize = 100;
-
-impl CloseReason {
-    /// An authentication attempt failed.
-    pub const AUTH_FAILED: CloseReason = CloseReason {
-        code: 4001,
-        reason: "authentication failed",
-    };
-    /// No authentication within `websocket.auth_timeout`.
-    pub const AUTH_TIMEOUT: CloseReason = CloseReason {
-        code: 4002,
-        reason: "not authenticated in time",
-    };
-    /// Far over `websocket.max_messages_per_second`.
-    pub const RATE_LIMITED: CloseReason = CloseReason {
-        code: 4029,
-        reason: "too many messages",
-    };
-}
 
 /// What the server says first.
 #[derive(Serialize)]
@@ -237,7 +219,7 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn) {
     };
     if conn
         .out
-        .send(jsonrpc::notification("welcome", &welcome))
+        .send(jsonrpc::notification("welcome", &welcome).into())
         .await
         .is_err()
     {
@@ -272,12 +254,12 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn) {
         match opening(&app, &welcome, text.as_str()) {
             Opening::Answer(frame) if frame.is_empty() => {}
             Opening::Answer(frame) => {
-                if conn.out.send(frame).await.is_err() {
+                if conn.out.send(frame.into()).await.is_err() {
                     return;
                 }
             }
             Opening::Refuse(frame) => {
-                let _ = conn.out.send(frame).await;
+                let _ = conn.out.send(frame.into()).await;
                 return conn.close(CloseReason::AUTH_FAILED).await;
             }
             Opening::Agent(entry, id) => break (entry, id),
@@ -291,7 +273,7 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn) {
 struct Active {
     app: Arc<App>,
     agent: Arc<AgentEntry>,
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<TextFrame>,
     window: Window,
     /// Stops the pump and the presence subscription.
     stop: CancellationToken,
@@ -339,7 +321,7 @@ async fn serve(
         presence: Mutex::new(None),
     });
     let mut reason = None;
-    if conn.out.send(answer).await.is_ok() {
+    if conn.out.send(answer.into()).await.is_ok() {
         if active.agent.agent.delivery_mode == DeliveryMode::Pull {
             tokio::spawn(pump(active.clone()));
         }
@@ -396,7 +378,7 @@ async fn requests(
                 };
                 let out = active.out.clone();
                 in_flight.push(Box::pin(async move {
-                    let _ = out.send(answer).await;
+                    let _ = out.send(answer.into()).await;
                 }));
             }
             Verdict::Allow => in_flight.push(Box::pin(handle(active.clone(), text))),
@@ -409,7 +391,7 @@ async fn handle(active: Arc<Active>, text: axum::extract::ws::Utf8Bytes) {
     let request = match jsonrpc::parse_request(text.as_str()) {
         Ok(r) => r,
         Err(e) => {
-            let _ = active.out.send(frame_error(&e)).await;
+            let _ = active.out.send(frame_error(&e).into()).await;
             return;
         }
     };
@@ -456,7 +438,7 @@ async fn handle(active: Arc<Active>, text: axum::extract::ws::Utf8Bytes) {
     };
     // A notification (no id) gets no answer.
     if id.is_some() && !answer.is_empty() {
-        let _ = active.out.send(answer).await;
+        let _ = active.out.send(answer.into()).await;
     }
 }
 
@@ -597,7 +579,7 @@ fn presence_subscribe(active: &Arc<Active>, id: Option<&RawValue>) -> String {
                 }
                 Err(_) => return,
             };
-            if out.send(frame).await.is_err() {
+            if out.send(frame.into()).await.is_err() {
                 return;
             }
         }
@@ -656,7 +638,7 @@ async fn pump(active: Arc<Active>) {
                 continue;
             };
             active.window.pushed.lock().insert(item.id, permit);
-            if active.out.send(frame).await.is_err() {
+            if active.out.send(frame.into()).await.is_err() {
                 return;
             }
         }

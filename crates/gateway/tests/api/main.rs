@@ -14,5 +14,6 @@ mod recovery;
 mod schemas;
 mod support;
 mod websocket;
+mod websocket_ioap;
 mod workflows;
 mod ws_client;

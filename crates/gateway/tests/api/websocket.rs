@@ -503,3 +503,34 @@ async fn an_agent_proves_a_registered_ed25519_key_instead_of_an_api_key() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_peer_that_answers_nothing_is_closed_after_the_ping_timeout() {
+    bounded(async {
+        let g = Gateway::start_with(|c| {
+            c.websocket.ping_interval = Duration::from_millis(100);
+            c.websocket.ping_timeout = Duration::from_millis(100);
+        })
+        .await;
+        let ws = Ws::connect(&g, &[]).await;
+        // Not reading: the client library answers no pings. (Reading afterwards, it
+        // would answer the queued pings on a socket the server has closed, so the close
+        // code is read from the metrics.)
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let text = g
+            .admin(Method::GET, "/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            text.contains("agentgate_websocket_closes_total{code=\"1011\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("agentgate_websocket_connections 0"), "{text}");
+        drop(ws.stream);
+    })
+    .await;
+}

@@ -189,3 +189,86 @@ impl Ws {
         .await;
     }
 }
+
+/// An ioap agent's identity: its key and DID.
+pub struct IoapAgent {
+    pub key: ed25519_dalek::SigningKey,
+    pub did: String,
+}
+
+impl IoapAgent {
+    /// A key from `seed`, with a standard (`legacy`: the reference client's) DID.
+    pub fn new(seed: u8, legacy: bool) -> IoapAgent {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let raw = key.verifying_key().to_bytes();
+        let did = if legacy {
+            agentgate_codec::did_key::encode_legacy(&raw)
+        } else {
+            agentgate_codec::did_key::encode_standard(&raw)
+        };
+        IoapAgent { key, did }
+    }
+
+    /// The raw public key in base58btc, as the reference client's two-client pattern
+    /// sends it.
+    pub fn public_key_base58(&self) -> String {
+        let did = agentgate_codec::did_key::encode_legacy(&self.key.verifying_key().to_bytes());
+        did.trim_start_matches("did:key:z6Mk").to_string()
+    }
+
+    /// A REGISTER signed as the reference GatewayClient signs it: canonical JSON with
+    /// sorted keys and no zone on the timestamp, sent with a `Z` appended.
+    pub fn register(&self, id: &str, public_key: &str, at_ms: u64) -> String {
+        use base64::Engine;
+        use ed25519_dalek::Signer;
+        let stamp = agentgate_codec::ioap::format_timestamp(agentgate_core::Timestamp(at_ms));
+        let naive = stamp.trim_end_matches('Z');
+        let signed = format!(
+            r#"{{"correlation_id":null,"from":"{d}","id":"{id}","payload":{{"public_key":"{public_key}"}},"timestamp":"{naive}","to":"{d}","type":"REGISTER","version":"1.0"}}"#,
+            d = self.did
+        );
+        let signature = base64::engine::general_purpose::STANDARD
+            .encode(self.key.sign(signed.as_bytes()).to_bytes());
+        format!(
+            r#"{{"id": "{id}", "correlation_id": null, "timestamp": "{stamp}", "from": "{d}", "to": "{d}", "type": "REGISTER", "payload": {{"public_key": "{public_key}"}}, "version": "1.0", "signature": "{signature}"}}"#,
+            d = self.did
+        )
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+impl Ws {
+    /// Connects offering `ioap.v1` and registers `agent` (the key as base58).
+    pub async fn ioap(g: &Gateway, agent: &IoapAgent) -> Ws {
+        let mut ws = Ws::connect(g, &["ioap.v1"]).await;
+        assert_eq!(ws.protocol.as_deref(), Some("ioap.v1"));
+        let id = uuid::Uuid::new_v4().to_string();
+        ws.send_text(agent.register(&id, &agent.public_key_base58(), now_ms()))
+            .await;
+        ws
+    }
+
+    /// The next text frame's raw text within `wait`.
+    pub async fn next_text(&mut self, wait: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()?;
+            match m {
+                Some(Ok(Message::Text(t))) => return Some(t.to_string()),
+                Some(Ok(Message::Close(c))) => panic!("closed by the server: {c:?}"),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("read failed: {e}"),
+                None => panic!("the stream ended"),
+            }
+        }
+    }
+}
