@@ -29,3 +29,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
+
+# The AIConexus client's usage patterns, with the client library it uses, against the
+# real binary (tests/conformance/ioap_client.py). Its Python packages go into a virtual
+# environment under target/, so nothing outside the checkout changes.
+log "ioap client conformance (Python)"
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 is required for the ioap client conformance test; it is not installed" >&2
+    exit 1
+fi
+venv=target/conformance-venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -r tests/conformance/requirements.txt
+cargo build -p agentgate --locked
+"$venv/bin/python" tests/conformance/ioap_client.py target/debug/agentgate
