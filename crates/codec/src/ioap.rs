@@ -135,9 +135,9 @@ mod sign;
 mod tests;
 
 pub use encode::{
-    ChallengeFrame, ErrorFrame, PongFrame, REGISTER_DOMAIN, RegisteredFrame, challenge_frame,
-    encode_nonce, error_frame, format_timestamp, pong_frame, registered_frame,
-    strict_register_bytes,
+    ChallengeFrame, ErrorFrame, PongFrame, REGISTER_DOMAIN, ReceiptFrame, ReceiptStatus,
+    RegisteredFrame, challenge_frame, encode_nonce, error_frame, format_timestamp, pong_frame,
+    receipt_frame, registered_frame, strict_register_bytes,
 };
 pub use lax::{FrameTime, parse_datetime_text};
 pub use sign::register_signing_bytes;

@@ -306,7 +306,7 @@ impl App {
             active_window: config.discovery.active_window,
         };
         tracing::info!(domain = %settings.domain, agents = directory.snapshot().len(), schemas = schemas.snapshot().len(), "gateway core started");
-        Ok(Arc::new(App {
+        let app = Arc::new(App {
             settings,
             store,
             metrics,
@@ -321,7 +321,11 @@ impl App {
             shutdown,
             tasks: parking_lot::Mutex::new(tasks),
             stopped: tokio::sync::Mutex::new(false),
-        }))
+        });
+        if let Some(task) = app.sessions.spawn_expiry(Arc::downgrade(&app)) {
+            app.tasks.lock().push(task);
+        }
+        Ok(app)
     }
 
     /// Begins shutting down without waiting: long-polls answer at once (with what the

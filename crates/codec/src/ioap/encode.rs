@@ -175,6 +175,65 @@ pub fn registered_frame(r: &RegisteredFrame<'_>) -> String {
     )
 }
 
+/// What became of a relayed frame, as a strict-mode RECEIPT reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    /// Handed to the receiver's connection.
+    Delivered,
+    /// The receiver is offline; the frame is held for it.
+    Queued,
+    /// The receiver did not come back before the frame's time ran out.
+    Expired,
+}
+
+impl ReceiptStatus {
+    /// The word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptStatus::Delivered => "delivered",
+            ReceiptStatus::Queued => "queued",
+            ReceiptStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A strict-mode RECEIPT about a frame the agent sent.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiptFrame<'a> {
+    /// A fresh frame id.
+    pub id: &'a str,
+    /// The gateway's DID.
+    pub gateway_did: &'a str,
+    /// The agent that sent the frame.
+    pub to: &'a str,
+    /// The frame's `id`.
+    pub message_id: &'a str,
+    /// What became of it.
+    pub status: ReceiptStatus,
+    /// When the frame is written.
+    pub at: Timestamp,
+}
+
+/// Writes a RECEIPT frame: payload `{"message_id": …, "status": …}`, `correlation_id`
+/// the frame's id.
+pub fn receipt_frame(r: &ReceiptFrame<'_>) -> String {
+    let mut payload = String::with_capacity(96);
+    payload.push_str("{\"message_id\":");
+    dump_str(&mut payload, r.message_id);
+    payload.push_str(",\"status\":");
+    dump_str(&mut payload, r.status.as_str());
+    payload.push('}');
+    envelope(
+        r.id,
+        Some(r.message_id),
+        r.at,
+        r.gateway_did,
+        r.to,
+        ServerType::Receipt.as_str(),
+        &payload,
+    )
+}
+
 /// A nonce as a CHALLENGE carries it: unpadded base64url (43 characters).
 pub fn encode_nonce(nonce: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(nonce)

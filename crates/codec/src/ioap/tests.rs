@@ -746,3 +746,27 @@ fn registered_names_the_agent_and_answers_its_register() {
     );
     assert!(parse_frame(&text).is_err());
 }
+
+#[test]
+fn receipts_report_each_status_about_the_frame() {
+    for status in [
+        ReceiptStatus::Delivered,
+        ReceiptStatus::Queued,
+        ReceiptStatus::Expired,
+    ] {
+        let text = receipt_frame(&ReceiptFrame {
+            id: "rc-1",
+            gateway_did: "did:key:z6MkGateway",
+            to: "did:key:z6MkAgent",
+            message_id: "offer-9",
+            status,
+            at: T,
+        });
+        let frame = parse_frame_strict(&text).unwrap();
+        assert_eq!(frame.frame_type(), FrameType::Server(ServerType::Receipt));
+        assert_eq!(frame.correlation_id(), Some("offer-9"));
+        let v: serde_json::Value = serde_json::from_str(frame.payload_raw()).unwrap();
+        assert_eq!(v["status"], status.as_str());
+        assert_eq!(v["message_id"], "offer-9");
+    }
+}

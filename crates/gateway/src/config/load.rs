@@ -1129,6 +1129,20 @@ fn validate(
             );
         }
     }
+    if w.ioap.offline_queue > 10_000 {
+        bad(
+            "websocket.ioap.offline_queue",
+            w.ioap.offline_queue.to_string(),
+            "must be between 0 and 10000".into(),
+        );
+    }
+    if w.ioap.offline_ttl.is_zero() {
+        bad(
+            "websocket.ioap.offline_ttl",
+            "0s".into(),
+            "must be greater than zero".into(),
+        );
+    }
     for (i, origin) in w.allowed_origins.iter().enumerate() {
         if origin.trim().is_empty() || origin.trim() != origin {
             bad(

@@ -553,7 +553,7 @@ impl Default for WebSocketConfig {
 }
 
 /// `websocket.ioap.*`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IoapConfig {
     /// `compat` (default) or `strict`.
@@ -562,6 +562,24 @@ pub struct IoapConfig {
     pub relay_exec: bool,
     /// Serve `GET /agents` without the admin key, as the reference gateway does.
     pub public_agents: bool,
+    /// Strict mode: frames held per offline receiver until it registers; 0 answers
+    /// `UNKNOWN_AGENT` at once instead.
+    pub offline_queue: usize,
+    /// How long a held frame waits for its receiver.
+    #[serde(with = "humantime_serde")]
+    pub offline_ttl: Duration,
+}
+
+impl Default for IoapConfig {
+    fn default() -> Self {
+        IoapConfig {
+            mode: IoapMode::Compat,
+            relay_exec: false,
+            public_agents: false,
+            offline_queue: 0,
+            offline_ttl: Duration::from_secs(30),
+        }
+    }
 }
 
 /// How faithfully the `ioap.v1` edge reproduces legacy quirks.

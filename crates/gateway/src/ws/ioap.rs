@@ -7,13 +7,16 @@
 //! signalling frames in memory to the session holding `to`: one map lookup and one
 //! `try_send` on that session's bounded queue, so a sender never waits on a receiver,
 //! and a receiver whose queue is full is closed as a slow consumer. Every frame is
-//! answered or acted on; nothing is dropped silently.
+//! answered or acted on; nothing is dropped silently. Strict senders get a RECEIPT per
+//! relayed frame, and, when `websocket.ioap.offline_queue` is set, their frames for
+//! offline DIDs are held (`offline.rs`) until the DID registers or the frame expires.
 
 use std::sync::Arc;
 
 use agentgate_codec::did_key::{self, DidForm};
 use agentgate_codec::ioap::{
-    self, ChallengeFrame, ErrorCode, ErrorFrame, Frame, MessageType, PongFrame, RegisteredFrame,
+    self, ChallengeFrame, ErrorCode, ErrorFrame, Frame, MessageType, PongFrame, ReceiptFrame,
+    ReceiptStatus, RegisteredFrame,
 };
 use agentgate_core::Timestamp;
 use axum::extract::ws::Utf8Bytes;
@@ -24,8 +27,10 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::Sessions;
 use super::conn::{Conn, Inbound};
 use super::limits::{RateLimiter, Verdict};
+use super::offline::Held;
 use crate::app::App;
 use crate::clock;
 use crate::config::IoapMode;
@@ -201,6 +206,47 @@ impl Ctx {
     }
 }
 
+/// The gateway's DID: the `did:key` of its federation signing key.
+pub(super) fn gateway_did(app: &App) -> String {
+    did_key::encode_standard(&app.federation.keys.active().public_key())
+}
+
+/// Tells `held`'s sender, if connected, what became of it (a strict-mode RECEIPT).
+/// Best effort: a sender whose queue is full misses the receipt.
+pub(super) fn receipt(sessions: &Sessions, gateway_did: &str, held: &Held, status: ReceiptStatus) {
+    let Some(sender) = sessions.ioap.get(held.sender.as_str()) else {
+        return;
+    };
+    let frame = ioap::receipt_frame(&ReceiptFrame {
+        id: &Uuid::new_v4().to_string(),
+        gateway_did,
+        to: &held.sender,
+        message_id: &held.id,
+        status,
+        at: clock::now(),
+    });
+    let _ = sender.outbound.try_send(frame.into());
+}
+
+/// Delivers what was held for `did` to its new session; reports what expired.
+fn release_held(ctx: &Ctx, did: &str, session: &Session) {
+    let sessions = &ctx.app.sessions;
+    if !sessions.offline.enabled() {
+        return;
+    }
+    let (live, expired) = sessions.offline.take(did, clock::now().millis());
+    for held in &live {
+        let status = match session.outbound.try_send(held.frame.clone()) {
+            Ok(()) => ReceiptStatus::Delivered,
+            Err(_) => ReceiptStatus::Expired,
+        };
+        receipt(sessions, &ctx.gateway_did, held, status);
+    }
+    for held in &expired {
+        receipt(sessions, &ctx.gateway_did, held, ReceiptStatus::Expired);
+    }
+}
+
 /// Whether a compatible-mode REGISTER's timestamp is within [`FRESHNESS_MS`] of `now`.
 fn fresh(frame: &Frame<'_>, now: Timestamp) -> bool {
     let Some(t) = frame.timestamp() else {
@@ -215,7 +261,7 @@ fn fresh(frame: &Frame<'_>, now: Timestamp) -> bool {
 pub(super) async fn run(app: Arc<App>, mut conn: Conn, strict: bool) {
     let sessions = &app.sessions;
     let strict = strict || sessions.settings.ioap.mode == IoapMode::Strict;
-    let gateway_did = did_key::encode_standard(&app.federation.keys.active().public_key());
+    let gateway_did = gateway_did(&app);
     let timeout = sessions.settings.auth_timeout;
     let now = clock::now();
     let challenge = strict.then(|| {
@@ -296,6 +342,8 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn, strict: bool) {
         None => true,
     };
     if welcomed {
+        // After the REGISTERED: what was held for this DID.
+        release_held(&ctx, &did, &session);
         reason = relay(&ctx, &did, &session, &mut conn, &mut limiter).await;
     }
     sessions.ioap.release(&did, session.id, clock::now());
@@ -444,11 +492,42 @@ fn forward(ctx: &Ctx, did: &str, frame: &Frame<'_>, text: &Utf8Bytes) -> Option<
             None,
         ))
     };
-    let Some(target) = ctx.app.sessions.ioap.get(frame.to()) else {
-        return unknown();
+    let sessions = &ctx.app.sessions;
+    let strict = ctx.challenge.is_some();
+    let receipt = |status| {
+        strict.then(|| {
+            ioap::receipt_frame(&ReceiptFrame {
+                id: &Uuid::new_v4().to_string(),
+                gateway_did: &ctx.gateway_did,
+                to: did,
+                message_id: frame.id(),
+                status,
+                at: clock::now(),
+            })
+        })
+    };
+    let Some(target) = sessions.ioap.get(frame.to()) else {
+        if !(strict && sessions.offline.enabled()) {
+            return unknown();
+        }
+        let now = clock::now().millis();
+        return match sessions
+            .offline
+            .hold(frame.to(), did, frame.id(), text.clone(), now)
+        {
+            Ok(()) => receipt(ReceiptStatus::Queued),
+            Err(_) => Some(ctx.error(
+                did,
+                Some(frame.id()),
+                ErrorCode::UnknownAgent,
+                "the receiver is offline and no more frames can be held for it",
+                "offline_queue_full",
+                None,
+            )),
+        };
     };
     match target.outbound.try_send(text.clone()) {
-        Ok(()) => None,
+        Ok(()) => receipt(ReceiptStatus::Delivered),
         Err(TrySendError::Full(_)) => {
             target.close(CloseReason::SLOW_CONSUMER);
             Some(ctx.error(

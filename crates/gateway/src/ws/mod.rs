@@ -11,6 +11,7 @@ mod conn;
 mod ioap;
 mod limits;
 mod native;
+mod offline;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,11 +31,16 @@ use crate::config::WebSocketConfig;
 use crate::http::error::ApiError;
 use crate::metrics::DialectLabel;
 use crate::presence::{CloseReason, Registry};
+use agentgate_codec::ioap::ReceiptStatus;
 use conn::{Conn, Counting, Liveness};
 use limits::{Admission, SeenIds};
+use offline::OfflineFrames;
 
 /// How long shutdown waits for sessions to close.
 pub(crate) const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Read and write buffer of each WebSocket connection, in bytes.
+const SOCKET_BUFFER: usize = 16 * 1024;
 
 /// Most REGISTER ids remembered against replay (about 40 MB at the limit).
 const REGISTER_IDS: usize = 200_000;
@@ -106,6 +112,8 @@ pub struct Sessions {
     admission: Arc<Admission>,
     /// Compatible-mode REGISTER ids within their freshness window.
     register_ids: SeenIds,
+    /// Strict-mode frames held for offline receivers.
+    offline: OfflineFrames,
     settings: WebSocketConfig,
     next_id: AtomicU64,
     tracker: TaskTracker,
@@ -123,6 +131,10 @@ impl Sessions {
                 settings.max_connections_per_address,
             )),
             register_ids: SeenIds::new(REGISTER_IDS),
+            offline: OfflineFrames::new(
+                settings.ioap.offline_queue,
+                settings.ioap.offline_ttl.as_millis() as u64,
+            ),
             settings,
             next_id: AtomicU64::new(1),
             tracker: TaskTracker::new(),
@@ -156,6 +168,36 @@ impl Sessions {
         self.native.len() + self.ioap.len()
     }
 
+    /// Starts the task that reports held frames that expire (`None` when frames are
+    /// not held).
+    pub(crate) fn spawn_expiry(
+        self: &Arc<Self>,
+        app: std::sync::Weak<App>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if !self.offline.enabled() {
+            return None;
+        }
+        let sessions = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = sessions.shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let expired = sessions.offline.expire(crate::clock::now().millis());
+                if expired.is_empty() {
+                    continue;
+                }
+                let Some(app) = app.upgrade() else { return };
+                let gateway = ioap::gateway_did(&app);
+                for held in &expired {
+                    ioap::receipt(&sessions, &gateway, held, ReceiptStatus::Expired);
+                }
+            }
+        }))
+    }
+
     /// Closes every session (1001) and waits up to `grace` for them to end.
     pub(crate) async fn close_all(&self, grace: std::time::Duration) {
         self.native.close_all(CloseReason::GOING_AWAY);
@@ -184,7 +226,11 @@ pub(crate) async fn upgrade(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into());
+    // Small socket buffers: an idle session costs little, and a busy one still writes
+    // many frames per system call.
     let upgrade = upgrade
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(settings.max_frame_size)
         .max_frame_size(settings.max_frame_size)
         .protocols(selected);

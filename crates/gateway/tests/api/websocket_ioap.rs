@@ -364,33 +364,23 @@ async fn a_receiver_that_does_not_read_is_cut_off_and_the_sender_is_told() {
 
 #[tokio::test]
 async fn strict_mode_registers_by_challenge_and_response() {
-    use base64::Engine;
-    use ed25519_dalek::Signer;
     bounded(async {
         let g = Gateway::start().await;
         let a = IoapAgent::new(16, false);
-        let mut ws = Ws::connect(&g, &["ioap.v2"]).await;
-        assert_eq!(ws.protocol.as_deref(), Some("ioap.v2"));
-        let challenge = ws.next_json().await;
-        assert_eq!(challenge["type"], "CHALLENGE", "{challenge}");
-        let p = &challenge["payload"];
-        let signed = agentgate_codec::ioap::strict_register_bytes(
-            challenge["from"].as_str().unwrap(),
-            p["nonce"].as_str().unwrap(),
-            p["connection_id"].as_str().unwrap(),
-            p["expires_at"].as_str().unwrap(),
-            &a.did,
+        let mut wa = Ws::ioap_strict(&g, &a).await;
+        assert_eq!(wa.protocol.as_deref(), Some("ioap.v2"));
+        // Strict senders get receipts.
+        let b = IoapAgent::new(18, false);
+        let mut wb = Ws::ioap_strict(&g, &b).await;
+        let sent = offer(&a.did, &b.did, "strict-1");
+        wa.send_text(sent.clone()).await;
+        assert_eq!(wb.next_text(FRAME_WAIT).await.unwrap(), sent);
+        let receipt = wa.next_json().await;
+        assert_eq!(receipt["type"], "RECEIPT", "{receipt}");
+        assert_eq!(
+            receipt["payload"],
+            json!({"message_id": "strict-1", "status": "delivered"})
         );
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(a.key.sign(&signed).to_bytes());
-        let register = json!({"id": "reg-1", "correlation_id": challenge["id"], "from": a.did,
-            "to": challenge["from"], "type": "REGISTER", "payload": {"public_key": a.did},
-            "signature": signature});
-        ws.send_text(register.to_string()).await;
-        let registered = ws.next_json().await;
-        assert_eq!(registered["type"], "REGISTERED", "{registered}");
-        assert_eq!(registered["payload"]["did"], a.did);
-        assert_eq!(registered["correlation_id"], "reg-1");
 
         // The reference client's REGISTER does not answer a challenge.
         let mut ws = Ws::connect(&g, &["ioap.v2"]).await;
@@ -399,6 +389,57 @@ async fn strict_mode_registers_by_challenge_and_response() {
         let p = error_payload(&mut ws).await;
         assert_eq!(p["code"], "INVALID_SIGNATURE");
         assert_eq!(ws.closed().await, 4001);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn strict_mode_holds_frames_for_an_offline_receiver_when_configured() {
+    bounded(async {
+        let g = Gateway::start_with(|c| {
+            c.websocket.ioap.offline_queue = 2;
+            c.websocket.ioap.offline_ttl = Duration::from_millis(300);
+        })
+        .await;
+        let a = IoapAgent::new(19, false);
+        let b = IoapAgent::new(20, false);
+        let c = IoapAgent::new(21, false);
+        let mut wa = Ws::ioap_strict(&g, &a).await;
+        let first = offer(&a.did, &b.did, "held-1");
+        wa.send_text(first.clone()).await;
+        let r = wa.next_json().await;
+        assert_eq!(
+            r["payload"],
+            json!({"message_id": "held-1", "status": "queued"}),
+            "{r}"
+        );
+        wa.send_text(offer(&a.did, &b.did, "held-2")).await;
+        wa.next_json().await;
+        // The receiver's share is full.
+        wa.send_text(offer(&a.did, &b.did, "held-3")).await;
+        let p = error_payload(&mut wa).await;
+        assert_eq!(p["details"]["reason"], "offline_queue_full");
+        // b comes online: the held frames arrive, a hears they were delivered.
+        let mut wb = Ws::ioap_strict(&g, &b).await;
+        assert_eq!(wb.next_text(FRAME_WAIT).await.unwrap(), first);
+        assert!(wb.next_text(FRAME_WAIT).await.unwrap().contains("held-2"));
+        for id in ["held-1", "held-2"] {
+            let r = wa.next_json().await;
+            assert_eq!(
+                r["payload"],
+                json!({"message_id": id, "status": "delivered"}),
+                "{r}"
+            );
+        }
+        // c never comes: a hears the frame expired.
+        wa.send_text(offer(&a.did, &c.did, "late")).await;
+        assert_eq!(wa.next_json().await["payload"]["status"], "queued");
+        let r = wa.next_json().await;
+        assert_eq!(
+            r["payload"],
+            json!({"message_id": "late", "status": "expired"}),
+            "{r}"
+        );
     })
     .await;
 }

@@ -272,3 +272,33 @@ impl Ws {
         }
     }
 }
+
+impl Ws {
+    /// Connects offering `ioap.v2` and registers `agent` by answering the CHALLENGE;
+    /// returns after the REGISTERED.
+    pub async fn ioap_strict(g: &Gateway, agent: &IoapAgent) -> Ws {
+        use base64::Engine;
+        use ed25519_dalek::Signer;
+        let mut ws = Ws::connect(g, &["ioap.v2"]).await;
+        let challenge = ws.next_json().await;
+        assert_eq!(challenge["type"], "CHALLENGE", "{challenge}");
+        let p = &challenge["payload"];
+        let signed = agentgate_codec::ioap::strict_register_bytes(
+            challenge["from"].as_str().unwrap(),
+            p["nonce"].as_str().unwrap(),
+            p["connection_id"].as_str().unwrap(),
+            p["expires_at"].as_str().unwrap(),
+            &agent.did,
+        );
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(agent.key.sign(&signed).to_bytes());
+        let register = json!({"id": uuid::Uuid::new_v4().to_string(),
+            "correlation_id": challenge["id"], "from": agent.did, "to": challenge["from"],
+            "type": "REGISTER", "payload": {"public_key": agent.did}, "signature": signature});
+        ws.send_json(&register).await;
+        let registered = ws.next_json().await;
+        assert_eq!(registered["type"], "REGISTERED", "{registered}");
+        assert_eq!(registered["payload"]["did"], agent.did);
+        ws
+    }
+}
