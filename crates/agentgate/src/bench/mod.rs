@@ -26,6 +26,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 mod raw_http;
+mod ws;
 use uuid::Uuid;
 
 use crate::cli::GlobalOpts;
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     Send(SendBenchArgs),
     /// Read and acknowledge an inbox as fast as possible; report messages per second.
     Drain(DrainArgs),
+    /// Connect many agents over WebSocket (native or ioap dialect) and route messages
+    /// between them; report connect time, messages per second and delivery latency.
+    Ws(ws::WsBenchArgs),
 }
 
 /// Options shared by the load generators.
@@ -154,6 +158,7 @@ pub fn run(g: &GlobalOpts, command: BenchCommand) -> anyhow::Result<ExitCode> {
     let outcome = match command {
         BenchCommand::Send(a) => runtime(a.load.threads).and_then(|rt| rt.block_on(send(g, a))),
         BenchCommand::Drain(a) => runtime(a.load.threads).and_then(|rt| rt.block_on(drain(g, a))),
+        BenchCommand::Ws(a) => ws::run(g, a),
     };
     client::finish(g, outcome)
 }
