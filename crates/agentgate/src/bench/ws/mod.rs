@@ -181,8 +181,16 @@ fn ws_url(given: Option<&str>, gateway_url: &str) -> Result<Url, ClientError> {
     Ok(url)
 }
 
-/// Raises the soft limit on open files to the hard limit; returns the limit in force.
-fn raise_nofile_limit() -> Option<u64> {
+/// Raises the soft limit on open files to the hard limit, after raising the hard limit
+/// to `want` when it is lower and the process may (as root); returns the limit in force.
+fn raise_nofile_limit(want: u64) -> Option<u64> {
+    use rlimit::Resource;
+    if let Ok((_, hard)) = Resource::NOFILE.get()
+        && hard < want
+    {
+        // Fails without the privilege, which leaves the hard limit as it was.
+        let _ = Resource::NOFILE.set(want, want);
+    }
     rlimit::increase_nofile_limit(u64::MAX).ok()
 }
 
@@ -273,10 +281,12 @@ async fn bench(g: &GlobalOpts, a: WsBenchArgs) -> Result<u8, ClientError> {
             url: url.to_string(),
             reason: format!("cannot resolve {host}"),
         })?;
-    let nofile = raise_nofile_limit();
+    // One descriptor per connection, plus the runtime's and the admin client's.
+    let want_files = u64::from(a.agents) + 256;
+    let nofile = raise_nofile_limit(want_files);
     let n = a.agents as usize;
     if let Some(limit) = nofile
-        && limit < a.agents as u64 + 64
+        && limit < want_files
     {
         let _ = writeln!(
             std::io::stderr().lock(),
