@@ -53,14 +53,20 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// A session reachable through `outbound`.
-    pub(crate) fn new(id: u64, now: Timestamp, outbound: mpsc::Sender<TextFrame>) -> Session {
+    /// A session reachable through `outbound`, asked to close when `shutdown` is
+    /// cancelled too.
+    pub(crate) fn new(
+        id: u64,
+        now: Timestamp,
+        outbound: mpsc::Sender<TextFrame>,
+        shutdown: &CancellationToken,
+    ) -> Session {
         Session {
             id,
             connected_since: now,
             last_activity: AtomicU64::new(now.millis()),
             outbound,
-            close: CancellationToken::new(),
+            close: shutdown.child_token(),
             close_reason: Mutex::new(None),
         }
     }
@@ -83,7 +89,8 @@ impl Session {
         self.close.cancel();
     }
 
-    /// Resolves when someone asked the session to close; then the reason.
+    /// Resolves when someone asked the session to close, or the gateway is shutting
+    /// down; then the reason.
     pub(crate) async fn closed(&self) -> CloseReason {
         self.close.cancelled().await;
         self.close_reason().unwrap_or(CloseReason::GOING_AWAY)
@@ -221,7 +228,12 @@ mod tests {
     use super::*;
 
     fn session(id: u64, at: u64) -> Arc<Session> {
-        Arc::new(Session::new(id, Timestamp(at), mpsc::channel(1).0))
+        Arc::new(Session::new(
+            id,
+            Timestamp(at),
+            mpsc::channel(1).0,
+            &CancellationToken::new(),
+        ))
     }
 
     #[test]

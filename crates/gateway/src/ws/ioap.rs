@@ -321,6 +321,7 @@ pub(super) async fn run(app: Arc<App>, mut conn: Conn, strict: bool) {
         sessions.next_id(),
         clock::now(),
         conn.out.clone(),
+        &sessions.shutdown,
     ));
     if let Some(old) = sessions.ioap.claim(did.clone(), session.clone()) {
         old.close(CloseReason::SUPERSEDED);
@@ -362,11 +363,12 @@ async fn relay(
     conn: &mut Conn,
     limiter: &mut Option<RateLimiter>,
 ) -> Option<CloseReason> {
-    let sessions = &ctx.app.sessions;
+    // Made once: a future per frame would register with the token every time.
+    let closed = session.closed();
+    tokio::pin!(closed);
     loop {
         let inbound = tokio::select! {
-            r = session.closed() => return Some(r),
-            _ = sessions.shutdown.cancelled() => return Some(CloseReason::GOING_AWAY),
+            r = &mut closed => return Some(r),
             i = conn.next() => i,
         };
         let text = match inbound {

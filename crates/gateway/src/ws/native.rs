@@ -300,6 +300,7 @@ async fn serve(
         sessions.next_id(),
         clock::now(),
         conn.out.clone(),
+        &sessions.shutdown,
     ));
     if let Some(old) = sessions.native.claim(address.clone(), session.clone()) {
         old.close(CloseReason::SUPERSEDED);
@@ -346,12 +347,13 @@ async fn requests(
     conn: &mut Conn,
     limiter: &mut Option<RateLimiter>,
 ) -> Option<CloseReason> {
-    let shutdown = active.app.sessions.shutdown.clone();
     let mut in_flight: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    // Made once: a future per frame would register with the token every time.
+    let closed = session.closed();
+    tokio::pin!(closed);
     loop {
         let inbound = tokio::select! {
-            r = session.closed() => return Some(r),
-            _ = shutdown.cancelled() => return Some(CloseReason::GOING_AWAY),
+            r = &mut closed => return Some(r),
             Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
             i = conn.next(), if in_flight.len() < MAX_IN_FLIGHT => i,
         };
