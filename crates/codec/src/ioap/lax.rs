@@ -7,6 +7,7 @@
 //! versions pydantic 2.12.5 pins. Each function says which rule it mirrors.
 
 use super::pyjson::{JsonStr, Value, canonical_int, parse_float};
+pub(crate) use agentgate_core::time::{civil_from_days, days_from_civil};
 
 /// An `int` field (`Optional[int]` once `None` is handled): a JSON integer, a bool
 /// (lax), a float with no fractional part, or a string that pydantic's `str_as_int`
@@ -458,31 +459,6 @@ fn from_float(timestamp: f64) -> Option<FrameTime> {
     };
     let micros = timestamp.fract().abs() * scale;
     from_timestamp(timestamp.floor() as i64, micros.round() as u32)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number from [`days_from_civil`].
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// `str` fields take JSON strings only (pydantic never turns numbers into strings

@@ -367,14 +367,7 @@ async fn connections_over_the_limits_are_closed_with_1013() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let mut d = Ws::connect(&g, &[]).await;
         assert_eq!(d.next_json().await["method"], "welcome");
-        let text = g
-            .admin(Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, text) = crate::federation::metrics(&g).await;
         assert!(
             text.contains("agentgate_websocket_closes_total{code=\"1013\"} 1"),
             "{text}"
@@ -517,14 +510,7 @@ async fn a_peer_that_answers_nothing_is_closed_after_the_ping_timeout() {
         // would answer the queued pings on a socket the server has closed, so the close
         // code is read from the metrics.)
         tokio::time::sleep(Duration::from_millis(800)).await;
-        let text = g
-            .admin(Method::GET, "/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, text) = crate::federation::metrics(&g).await;
         assert!(
             text.contains("agentgate_websocket_closes_total{code=\"1011\"} 1"),
             "{text}"
