@@ -329,6 +329,8 @@ async fn serve(
         reason = requests(&active, &session, &mut conn, &mut limiter).await;
     }
     active.stop.cancel();
+    // A pump waiting for room in a full window would otherwise wait for ever.
+    active.window.permits.close();
     if let Some(p) = active.presence.lock().take() {
         p.cancel();
     }
