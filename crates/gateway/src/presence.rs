@@ -197,9 +197,13 @@ impl<K: Clone + Eq + Hash> Registry<K> {
         self.sessions.read().len()
     }
 
-    /// Every present identity.
-    pub(crate) fn list(&self) -> Vec<Present<K>> {
-        self.sessions
+    /// Every present identity, in identity order.
+    pub(crate) fn list(&self) -> Vec<Present<K>>
+    where
+        K: Ord,
+    {
+        let mut present: Vec<Present<K>> = self
+            .sessions
             .read()
             .iter()
             .map(|(k, s)| Present {
@@ -207,7 +211,9 @@ impl<K: Clone + Eq + Hash> Registry<K> {
                 connected_since: s.connected_since,
                 last_activity: s.last_activity(),
             })
-            .collect()
+            .collect();
+        present.sort_by(|a, b| a.identity.cmp(&b.identity));
+        present
     }
 
     /// Presence changes from now on.

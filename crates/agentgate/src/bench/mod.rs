@@ -808,6 +808,7 @@ fn ms(us: u64) -> f64 {
     (us as f64) / 1000.0
 }
 
+/// Percentiles in milliseconds with microsecond precision.
 fn latency_json(h: &Histogram<u64>) -> Value {
     if h.is_empty() {
         return Value::Null;

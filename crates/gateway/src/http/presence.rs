@@ -35,8 +35,7 @@ pub(crate) async fn agents(
     if !app.sessions.public_agents() {
         extract::admin(&app, &headers)?;
     }
-    let mut present = app.sessions.ioap.list();
-    present.sort_by(|a, b| a.identity.cmp(&b.identity));
+    let present = app.sessions.ioap.list();
     let agents: Vec<OnlineDid<'_>> = present
         .iter()
         .map(|p| OnlineDid {

@@ -539,8 +539,7 @@ struct PresentAgent<'a> {
 
 /// Every online agent, by address.
 fn present_agents(active: &Active) -> Value {
-    let mut present = active.app.sessions.native.list();
-    present.sort_by(|a, b| a.identity.cmp(&b.identity));
+    let present = active.app.sessions.native.list();
     let agents: Vec<PresentAgent<'_>> = present
         .iter()
         .map(|p| PresentAgent {

@@ -39,7 +39,6 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 use futures::StreamExt as _;
-use hdrhistogram::Histogram;
 use reqwest::Url;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
@@ -48,7 +47,8 @@ use uuid::Uuid;
 use self::conn::{Agent, ConnOpts, ConnReport, Phase, Shared, Traffic};
 use self::load::{Counters, LatencyShards, Limit, Plan, Window};
 use super::{
-    parse_secs, parse_secs_or_zero, preflight, register_bench_agent, unregister_bench_agent,
+    latency_json, parse_secs, parse_secs_or_zero, preflight, register_bench_agent,
+    unregister_bench_agent,
 };
 use crate::cli::GlobalOpts;
 use crate::client::{self, Client, ClientError, exit};
@@ -459,25 +459,6 @@ async fn bench(g: &GlobalOpts, a: WsBenchArgs) -> Result<u8, ClientError> {
             exit::OK
         },
     )
-}
-
-fn ms(us: u64) -> f64 {
-    (us as f64) / 1000.0
-}
-
-/// Percentiles in milliseconds with microsecond precision.
-fn latency_json(h: &Histogram<u64>) -> Value {
-    if h.is_empty() {
-        return Value::Null;
-    }
-    json!({
-        "p50": ms(h.value_at_quantile(0.50)),
-        "p90": ms(h.value_at_quantile(0.90)),
-        "p99": ms(h.value_at_quantile(0.99)),
-        "p999": ms(h.value_at_quantile(0.999)),
-        "max": ms(h.max()),
-        "mean": h.mean() / 1000.0,
-    })
 }
 
 fn per_sec(count: u64, secs: f64) -> f64 {
